@@ -1,0 +1,5 @@
+"""`python -m exportspec`."""
+
+from exportspec.cli import main
+
+main()

@@ -1,0 +1,63 @@
+"""Exit codes and the exception hierarchy; the CLI's error boundary maps one to the other."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from exportspec.models import Diagnostic
+
+
+class ExitCode(enum.IntEnum):
+    """Documented process exit codes (README "Exit codes")."""
+
+    OK = 0
+    SPEC_INVALID = 1
+    USAGE = 2
+    CONFIG = 3
+    REFUSED = 4
+    TRANSIENT = 5
+    PLAN_CHANGED = 6
+    INTERRUPTED = 130
+
+
+class ExportspecError(Exception):
+    """Base of every error we raise on purpose; carries its exit code."""
+
+    exit_code: ExitCode = ExitCode.SPEC_INVALID
+
+
+class SpecInvalidError(ExportspecError):
+    """One or more specs failed to load, render or validate; holds every diagnostic."""
+
+    exit_code = ExitCode.SPEC_INVALID
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        super().__init__(f"{len(self.diagnostics)} problem(s) in specs")
+
+
+class UsageError(ExportspecError):
+    """A flag or argument value is wrong (undeclared --var, bad --now, ...)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConfigError(ExportspecError):
+    """A connection setting, credential or project file is missing or wrong."""
+
+    exit_code = ExitCode.CONFIG
+
+
+class RefusedError(ExportspecError):
+    """The API refused the request (400, 401, 403, 404, or success: false); not retried."""
+
+    exit_code = ExitCode.REFUSED
+
+
+class TransientError(ExportspecError):
+    """A failure that may pass (network, timeout, 429, 5xx, truncated body) outlasted the retries."""
+
+    exit_code = ExitCode.TRANSIENT
