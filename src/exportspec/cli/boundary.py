@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import click
 
 from exportspec.errors import ExitCode, ExportspecError, SpecInvalidError
+from exportspec.models import Diagnostic
+
+
+def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
+    """Diagnostics of a single-spec command, as text lines on stderr."""
+    from exportspec.report import format_diagnostic
+
+    for diagnostic in diagnostics:
+        click.echo(format_diagnostic(diagnostic), err=True)
 
 
 @contextmanager
@@ -17,8 +26,8 @@ def error_boundary() -> Iterator[None]:
     """Map exceptions to exit codes; `EXPORTSPEC_DEBUG=1` re-raises for a traceback."""
     try:
         yield
-    except SpecInvalidError:
-        # Diagnostics were already reported by the command in the chosen format.
+    except SpecInvalidError as exc:
+        print_diagnostics(exc.diagnostics)
         raise SystemExit(ExitCode.SPEC_INVALID) from None
     except ExportspecError as exc:
         if os.environ.get("EXPORTSPEC_DEBUG"):

@@ -1,0 +1,50 @@
+"""`exportspec compile`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from exportspec.cli.boundary import error_boundary, print_diagnostics
+from exportspec.cli.options import build_render_inputs, render_options
+
+
+@click.command("compile")
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@render_options
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    default=Path("-"),
+    help="Write the body to FILE instead of stdout (`-`).",
+)
+def compile_(
+    spec: Path,
+    var_assignments: tuple[str, ...],
+    vars_files: tuple[Path, ...],
+    now: str | None,
+    output: Path,
+) -> None:
+    """Print SPEC's request body as canonical JSON.
+
+    Keys are sorted, text is UTF-8 and there is no insignificant whitespace, so the
+    bytes are identical on every machine and run (given the same variables and
+    --now). Problems are printed to stderr as PATH:LINE:COLUMN: error: MESSAGE.
+    """
+    with error_boundary():
+        from exportspec.pipeline import compile_spec
+
+        inputs = build_render_inputs(var_assignments, vars_files, now)
+        result = compile_spec(spec, inputs)
+        print_diagnostics(result.diagnostics)
+        assert result.compiled is not None
+        data = result.compiled.body + b"\n"
+        if str(output) == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        else:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_bytes(data)

@@ -1,0 +1,34 @@
+"""Stage 4, compile: a validated, rendered spec into its canonical request body. No I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from exportspec.models import CompiledBody, RenderedSpec
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, UTF-8, no insignificant whitespace: identical bytes on every machine."""
+    return json.dumps(
+        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode("utf-8")
+
+
+def compile_body(rendered: RenderedSpec) -> CompiledBody:
+    """The body bytes and their sha256, with what a run record needs to reproduce them."""
+    body = canonical_json(rendered.data["export"])
+    output = rendered.data.get("output") or {}
+    path = output.get("path") if isinstance(output, dict) else None
+    return CompiledBody(
+        spec_path=rendered.document.path,
+        spec_sha256=rendered.document.sha256,
+        name=rendered.name,
+        body=body,
+        sha256=hashlib.sha256(body).hexdigest(),
+        variables=dict(rendered.variables),
+        now=rendered.now,
+        output_path=str(path) if path is not None else None,
+        format=str(rendered.data["export"].get("format", "csv")),
+    )

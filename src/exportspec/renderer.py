@@ -1,0 +1,314 @@
+"""Stage 2, render: Jinja2 templates in the string values under `export` and `output`.
+
+Rendering works on the parsed tree, never on file text, so a value can never inject
+YAML. A string that is exactly one `{{ expression }}` yields the expression's native
+value; any other template renders to a string. The environment is sandboxed and
+strict: an undefined name is an error, not an empty string.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zoneinfo
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Any
+
+from exportspec.models import (
+    Diagnostic,
+    JsonPath,
+    LoadedDocument,
+    RenderedSpec,
+    TemplateOrigin,
+)
+from exportspec.variables import RenderInputs, resolve_variables
+
+#: Parts of a spec whose string values are templates.
+TEMPLATED_SECTIONS = ("export", "output")
+_MARKERS = ("{{", "{%", "{#")
+_LONE_EXPRESSION = re.compile(r"^\{\{(?P<expr>.*)\}\}$", re.DOTALL)
+
+
+def is_template(value: object) -> bool:
+    return isinstance(value, str) and any(marker in value for marker in _MARKERS)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _to_datetime(value: Any) -> dt.datetime:
+    """A datetime from a datetime, a date or an ISO 8601 string; naive values are UTC."""
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 date or date-time") from None
+    else:
+        raise TypeError(f"expected a date-time or ISO 8601 string, got {type(value).__name__}")
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def timestamp(value: Any) -> int:
+    """Integer Unix seconds of a datetime, date or ISO 8601 string (naive means UTC)."""
+    if isinstance(value, bool):
+        raise TypeError("expected a date-time, got a boolean")
+    if isinstance(value, int | float):
+        return int(value)
+    return int(_to_datetime(value).timestamp())
+
+
+def to_datetime(value: Any) -> dt.datetime:
+    """Parse a date-time (an aware UTC datetime when no offset is given)."""
+    return _to_datetime(value)
+
+
+def start_of_day(value: Any, tz: str = "UTC") -> dt.datetime:
+    """Midnight at the start of `value`'s day in time zone `tz`."""
+    zone = _zone(tz)
+    local = _to_datetime(value).astimezone(zone)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def days_before(value: Any, days: int) -> dt.datetime:
+    """`days` calendar days before `value` (wall-clock arithmetic in its own zone)."""
+    return _to_datetime(value) - dt.timedelta(days=int(days))
+
+
+def days_after(value: Any, days: int) -> dt.datetime:
+    """`days` calendar days after `value`."""
+    return _to_datetime(value) + dt.timedelta(days=int(days))
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+
+
+HELPERS: dict[str, Callable[..., Any]] = {
+    "timestamp": timestamp,
+    "to_datetime": to_datetime,
+    "start_of_day": start_of_day,
+    "days_before": days_before,
+    "days_after": days_after,
+}
+
+
+# --------------------------------------------------------------------------- environment
+
+
+@cache
+def _environment() -> Any:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
+    env.filters.update(HELPERS)
+    env.globals.update(HELPERS)
+    return env
+
+
+@cache
+def _compiled(source: str) -> tuple[Callable[[Mapping[str, Any]], Any], frozenset[str]]:
+    """Compile a template string once per process; also list the names it reads."""
+    from jinja2 import meta
+
+    env = _environment()
+    names = frozenset(meta.find_undeclared_variables(env.parse(source)))
+    lone = _LONE_EXPRESSION.match(source)
+    if lone and "{{" not in lone["expr"] and "}}" not in lone["expr"]:
+        expression = env.compile_expression(lone["expr"], undefined_to_none=False)
+
+        def native(context: Mapping[str, Any]) -> Any:
+            return expression(**context)
+
+        return native, names
+    template = env.from_string(source)
+    return (lambda context: template.render(context)), names
+
+
+class TemplateFailure(Exception):
+    """A template could not be compiled or evaluated; message is user-facing."""
+
+
+def render_template(source: str, context: Mapping[str, Any]) -> tuple[Any, frozenset[str]]:
+    """Render one template string; return its (JSON-compatible) value and the names it read."""
+    from jinja2 import TemplateSyntaxError, Undefined, UndefinedError
+    from jinja2.exceptions import SecurityError
+
+    try:
+        function, names = _compiled(source)
+        value = function(context)
+        if isinstance(value, Undefined):
+            value._fail_with_undefined_error()
+    except TemplateSyntaxError as exc:
+        raise TemplateFailure(f"template syntax error: {exc.message}") from None
+    except UndefinedError as exc:
+        known = ", ".join(sorted(k for k in context if k not in HELPERS))
+        raise TemplateFailure(f"{exc.message}; known names: {known}") from None
+    except SecurityError as exc:
+        raise TemplateFailure(f"unsafe operation blocked by the sandbox: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - any template runtime error is the user's, not ours
+        raise TemplateFailure(f"template failed: {type(exc).__name__}: {exc}") from None
+    return _jsonable(value), names
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise TemplateFailure("template produced NaN or infinity, which JSON cannot hold")
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, dt.datetime | dt.date):
+        raise TemplateFailure(
+            f"template produced a {type(value).__name__}, which JSON cannot hold; "
+            "add '| timestamp' for Unix seconds or '.isoformat()' for text"
+        )
+    if isinstance(value, str):  # Markup and other str subclasses
+        return str(value)
+    raise TemplateFailure(f"template produced a {type(value).__name__}, which JSON cannot hold")
+
+
+# --------------------------------------------------------------------------- the stage
+
+
+def render_spec(
+    document: LoadedDocument, inputs: RenderInputs
+) -> tuple[RenderedSpec | None, list[Diagnostic]]:
+    """Render `export` and `output`; None when the variables are too broken to render with."""
+    data = document.data
+    shown = str(document.path)
+    problems = _misplaced_templates(document)
+    declarations = data.get("vars", {})
+    if declarations is None:
+        declarations = {}
+    if not isinstance(declarations, dict) or not all(
+        isinstance(d, dict) for d in declarations.values()
+    ):
+        return None, problems  # the schema check reports the malformed declarations
+    if any(not _declaration_ok(d) for d in declarations.values()):
+        return None, problems
+
+    resolved, var_problems = resolve_variables(document, declarations, inputs)
+    problems += var_problems
+    values = {name: chosen.value for name, chosen in resolved.items()}
+    if var_problems:
+        return None, problems
+
+    context: dict[str, Any] = {**values, "name": data.get("name"), "now": inputs.now}
+    origins: dict[JsonPath, TemplateOrigin] = {}
+    rendered = dict(data)
+    for section in TEMPLATED_SECTIONS:
+        if section in data:
+            rendered[section] = _render_tree(
+                data[section], (section,), context, document, origins, problems
+            )
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return (
+        RenderedSpec(document, rendered, values, inputs.now, origins),
+        problems,
+    )
+
+
+def _declaration_ok(declaration: Mapping[str, Any]) -> bool:
+    from exportspec.schemas import SPEC_SCHEMA, subschema_validator
+
+    checker = subschema_validator(SPEC_SCHEMA, "/$defs/variable")
+    return bool(checker.is_valid(declaration))
+
+
+def _render_tree(
+    value: Any,
+    path: JsonPath,
+    context: Mapping[str, Any],
+    document: LoadedDocument,
+    origins: dict[JsonPath, TemplateOrigin],
+    problems: list[Diagnostic],
+) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _render_tree(item, (*path, key), context, document, origins, problems)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _render_tree(item, (*path, i), context, document, origins, problems)
+            for i, item in enumerate(value)
+        ]
+    if not is_template(value):
+        return value
+    try:
+        result, names = render_template(value, context)
+    except TemplateFailure as exc:
+        problems.append(
+            Diagnostic(
+                str(document.path),
+                f"{exc} (in template {value!r})",
+                document.source_map.value_position(path),
+                path,
+                rule="template",
+            )
+        )
+        return value
+    used = {n: context[n] for n in names if n in context and n not in ("now",)}
+    if "now" in names:
+        used["now"] = context["now"].isoformat()
+    origins[path] = TemplateOrigin(value, used)
+    return result
+
+
+def _misplaced_templates(document: LoadedDocument) -> list[Diagnostic]:
+    """Templates in keys anywhere, or in values outside `export`/`output`, are errors."""
+    problems: list[Diagnostic] = []
+    shown = str(document.path)
+    source_map = document.source_map
+
+    def visit(value: Any, path: JsonPath, templated: bool) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                child = (*path, key)
+                if is_template(key):
+                    problems.append(
+                        Diagnostic(
+                            shown,
+                            f"templates are not allowed in keys: {key!r}",
+                            source_map.key_position(child),
+                            child,
+                            rule="template-in-key",
+                        )
+                    )
+                inside = templated or (not path and key in TEMPLATED_SECTIONS)
+                if not path and key == "description":
+                    continue  # free text, never rendered
+                visit(item, child, inside)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                visit(item, (*path, i), templated)
+        elif not templated and is_template(value):
+            problems.append(
+                Diagnostic(
+                    shown,
+                    "templates are only rendered in values under 'export' and 'output'; "
+                    f"this one would stay literal text: {value!r}",
+                    source_map.value_position(path),
+                    path,
+                    rule="template-not-allowed",
+                )
+            )
+
+    visit(document.data, (), False)
+    return problems

@@ -1,0 +1,270 @@
+"""Stage 3, validate: the spec and body schemas plus the rules JSON Schema cannot express.
+
+Every problem becomes a `Diagnostic` at the position the user wrote; nothing is raised
+and nothing is printed here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import zoneinfo
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cache
+from typing import Any
+
+from jsonschema.exceptions import ValidationError, best_match
+
+from exportspec.models import Diagnostic, JsonPath, LoadedDocument, Position, TemplateOrigin
+from exportspec.renderer import TEMPLATED_SECTIONS, is_template
+from exportspec.schemas import spec_validator
+
+_REQUIRED = re.compile(r"^'(?P<key>.+)' is a required property$")
+
+
+def validate_document(
+    document: LoadedDocument,
+    data: Mapping[str, Any],
+    *,
+    origins: Mapping[JsonPath, TemplateOrigin] | None = None,
+    rendered: bool = True,
+) -> list[Diagnostic]:
+    """Check a (rendered) spec document; when not rendered, skip what templates would decide."""
+    skip = set() if rendered else _template_paths(document.data)
+    diagnostics: list[Diagnostic] = []
+    for error in spec_validator().iter_errors(data):
+        for diagnostic in _diagnostics_for(_most_relevant(error), document, origins or {}):
+            if not any(diagnostic.json_path[: len(p)] == p for p in skip):
+                diagnostics.append(diagnostic)
+    diagnostics += _semantic_checks(document, data, origins or {}, skip)
+    return sort_diagnostics(diagnostics)
+
+
+def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    def key(d: Diagnostic) -> tuple[str, int, int, str]:
+        pos = d.position or Position(0, 0)
+        return (d.file, pos.line, pos.column, d.message)
+
+    return sorted(diagnostics, key=key)
+
+
+def _template_paths(data: Any, path: JsonPath = ()) -> set[JsonPath]:
+    """Paths under `export`/`output` whose value is a template string."""
+    found: set[JsonPath] = set()
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if path or key in TEMPLATED_SECTIONS:
+                found |= _template_paths(value, (*path, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found |= _template_paths(value, (*path, i))
+    elif is_template(data):
+        found.add(path)
+    return found
+
+
+def _most_relevant(error: ValidationError) -> ValidationError:
+    """For anyOf/oneOf failures show the best-matching branch's error, not every branch."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        return best_match(error.context)
+    return error
+
+
+def _diagnostics_for(
+    error: ValidationError,
+    document: LoadedDocument,
+    origins: Mapping[JsonPath, TemplateOrigin],
+) -> Iterator[Diagnostic]:
+    path: JsonPath = tuple(error.absolute_path)
+    source_map = document.source_map
+    shown = str(document.path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(schema.get("properties", {}))
+        for key in error.instance:
+            if key in allowed:
+                continue
+            child = (*path, key)
+            yield Diagnostic(
+                shown,
+                f"unknown key {key!r}{_suggest(key, allowed, 'keys')}",
+                source_map.key_position(child),
+                child,
+                rule="unknown-key",
+            )
+        return
+
+    if error.validator == "unevaluatedProperties" or (
+        error.validator == "not" and error.validator_value == {}
+    ):
+        key = path[-1] if path else ""
+        reason = schema.get("description", "not allowed here")
+        yield Diagnostic(
+            shown,
+            f"key {key!r} is not allowed here: {reason}",
+            source_map.key_position(path),
+            path,
+            rule="not-allowed",
+        )
+        return
+
+    if error.validator == "required":
+        match = _REQUIRED.match(error.message)
+        missing = match["key"] if match else str(error.validator_value)
+        where = "at the top level" if not path else f"in {path[-1]!r}"
+        yield Diagnostic(
+            shown,
+            f"missing required key {missing!r} {where}",
+            source_map.key_position(path) if path else Position(1, 1),
+            path,
+            rule="required",
+        )
+        return
+
+    message = _message(error, schema)
+    origin = _origin(path, origins)
+    if origin is not None:
+        message += f" ({origin.describe()})"
+    yield Diagnostic(
+        shown,
+        message,
+        source_map.value_position(path),
+        path,
+        rule=f"schema-{error.validator}",
+    )
+
+
+def _message(error: ValidationError, schema: Mapping[str, Any]) -> str:
+    instance = error.instance
+    if error.validator == "enum":
+        options = [str(v) for v in error.validator_value]
+        hint = _suggest(str(instance), options, "values") if isinstance(instance, str) else ""
+        return f"{instance!r} is not one of {', '.join(map(repr, options))}{hint}"
+    if error.validator == "const":
+        return f"expected {error.validator_value!r}, got {instance!r}"
+    if error.validator == "type":
+        message = f"{instance!r} is not of type {error.validator_value!r}"
+        if isinstance(instance, str) and _looks_numeric(instance):
+            message += "; a quoted number is a string: remove the quotes"
+        return message
+    if error.validator == "pattern" and "description" in schema:
+        return f"{instance!r} is not valid: {schema['description']}"
+    return str(error.message)
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _suggest(word: str, options: Iterable[str], kind: str) -> str:
+    options = list(options)
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f"; allowed {kind}: {', '.join(options)}" if options else ""
+
+
+def _origin(path: JsonPath, origins: Mapping[JsonPath, TemplateOrigin]) -> TemplateOrigin | None:
+    for depth in range(len(path), 0, -1):
+        origin = origins.get(path[:depth])
+        if origin is not None:
+            return origin
+    return None
+
+
+# --------------------------------------------------------------------------- semantic rules
+
+
+def _semantic_checks(
+    document: LoadedDocument,
+    data: Mapping[str, Any],
+    origins: Mapping[JsonPath, TemplateOrigin],
+    skip: set[JsonPath],
+) -> list[Diagnostic]:
+    body = data.get("export")
+    if not isinstance(body, dict):
+        return []
+    shown = str(document.path)
+    source_map = document.source_map
+    found: list[Diagnostic] = []
+
+    def report(path: JsonPath, message: str, rule: str, severity: str = "error") -> None:
+        if path in skip:
+            return
+        origin = _origin(path, origins)
+        if origin is not None:
+            message += f" ({origin.describe()})"
+        found.append(
+            Diagnostic(
+                shown,
+                message,
+                source_map.value_position(path),
+                path,
+                "warning" if severity == "warning" else "error",
+                rule,
+            )
+        )
+
+    timezone = body.get("timezone")
+    if isinstance(timezone, str) and timezone and not _is_zone(timezone):
+        close = difflib.get_close_matches(timezone, _zones(), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else "use an IANA name like 'Europe/Bratislava'"
+        report(("export", "timezone"), f"unknown time zone {timezone!r}: {hint}", "timezone")
+
+    if body.get("format") == "native_json":
+        report(
+            ("export", "format"),
+            "'native_json' is not documented by Bloomreach (the official Python SDK uses it); "
+            "prefer 'csv' or 'table_json'",
+            "undocumented-format",
+            "warning",
+        )
+
+    for key in ("execution_time",):
+        if isinstance(body.get(key), float):
+            report(("export", key), f"{body[key]!r} must be a whole number of seconds", "integer")
+    flt = body.get("filter")
+    if isinstance(flt, dict) and isinstance(flt.get("segment_index"), float):
+        report(
+            ("export", "filter", "segment_index"),
+            f"{flt['segment_index']!r} must be a whole number",
+            "integer",
+        )
+
+    attributes = body.get("attributes")
+    columns = attributes.get("list") if isinstance(attributes, dict) else None
+    if isinstance(columns, list):
+        seen: dict[tuple[str, str], int] = {}
+        for index, item in enumerate(columns):
+            if not isinstance(item, dict):
+                continue
+            column = (str(item.get("type")), str(item.get("property", item.get("id"))))
+            if column in seen:
+                report(
+                    ("export", "attributes", "list", index),
+                    f"duplicate column {column[0]} {column[1]!r}: already listed as item "
+                    f"{seen[column]}",
+                    "duplicate-column",
+                )
+            else:
+                seen[column] = index
+    return found
+
+
+@cache
+def _is_zone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+@cache
+def _zones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
