@@ -58,6 +58,6 @@ class RefusedError(ExportspecError):
 
 
 class TransientError(ExportspecError):
-    """A failure that may pass (network, timeout, 429, 5xx, truncated body) outlasted the retries."""
+    """A transient failure (network, timeout, 429, 5xx, truncated body) outlasted the retries."""
 
     exit_code = ExitCode.TRANSIENT

@@ -46,9 +46,7 @@ def iter_spec_files(paths: Iterable[Path]) -> Iterator[Path]:
     seen: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file()
-            )
+            found = sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
         else:
             found = [path]
         for file in found:
@@ -157,12 +155,22 @@ _CoreResolver.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^$"),
 
 
 try:  # libyaml's composer is ~8x faster than the pure-Python one
-    from yaml.cyaml import CParser as _Parser
+    from yaml._yaml import CParser as _Parser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml.loader import Loader as _Parser  # type: ignore[assignment]
+
+    class _Parser(  # type: ignore[no-redef]
+        yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer
+    ):
+        def __init__(self, text: str) -> None:
+            yaml.reader.Reader.__init__(self, text)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
 
 
-class _Composer(_Parser, _CoreResolver):  # type: ignore[misc]
+class _Composer(_Parser, _CoreResolver):
+    """libyaml's parser and composer with our YAML 1.2 core-schema tag resolution."""
+
     def __init__(self, text: str) -> None:
         _Parser.__init__(self, text)
         _CoreResolver.__init__(self)
@@ -274,7 +282,9 @@ class _YamlBuilder:
             if tag == _FLOAT:
                 return self._finite(node, _yaml_float(text))
         except ValueError:
-            raise self._fail(node, f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}", "tag") from None
+            raise self._fail(
+                node, f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}", "tag"
+            ) from None
         raise self._fail(
             node, f"unsupported YAML tag {tag!r}; use plain strings, numbers and booleans", "tag"
         )
@@ -438,7 +448,7 @@ class _TomlScanner:
         if quote in ("'", '"'):
             start = self.i
             self._skip_string()
-            value = tomllib.loads(f"k = {self.text[start:self.i]}")["k"]
+            value = tomllib.loads(f"k = {self.text[start : self.i]}")["k"]
             return str(value)
         match = self._BARE.match(self.text, self.i)
         if match is None:  # pragma: no cover - tomllib accepted the text

@@ -9,6 +9,7 @@ strict: an undefined name is an error, not an empty string.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -131,8 +132,7 @@ def _compiled(source: str) -> tuple[Callable[[Mapping[str, Any]], Any], frozense
             return expression(**context)
 
         return native, names
-    template = env.from_string(source)
-    return (lambda context: template.render(context)), names
+    return env.from_string(source).render, names
 
 
 class TemplateFailure(Exception):
@@ -156,7 +156,7 @@ def render_template(source: str, context: Mapping[str, Any]) -> tuple[Any, froze
         raise TemplateFailure(f"{exc.message}; known names: {known}") from None
     except SecurityError as exc:
         raise TemplateFailure(f"unsafe operation blocked by the sandbox: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - any template runtime error is the user's, not ours
+    except Exception as exc:  # any template runtime error is the user's, not ours
         raise TemplateFailure(f"template failed: {type(exc).__name__}: {exc}") from None
     return _jsonable(value), names
 
@@ -165,7 +165,7 @@ def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise TemplateFailure("template produced NaN or infinity, which JSON cannot hold")
         return value
     if isinstance(value, list | tuple):
@@ -190,7 +190,6 @@ def render_spec(
 ) -> tuple[RenderedSpec | None, list[Diagnostic]]:
     """Render `export` and `output`; None when the variables are too broken to render with."""
     data = document.data
-    shown = str(document.path)
     problems = _misplaced_templates(document)
     declarations = data.get("vars", {})
     if declarations is None:
@@ -231,7 +230,7 @@ def _declaration_ok(declaration: Mapping[str, Any]) -> bool:
     return bool(checker.is_valid(declaration))
 
 
-def _render_tree(
+def _render_tree(  # noqa: PLR0917 - a private recursive walker
     value: Any,
     path: JsonPath,
     context: Mapping[str, Any],

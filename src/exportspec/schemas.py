@@ -20,7 +20,7 @@ SCHEMA_NAMES = (SPEC_SCHEMA, BODY_SCHEMA)
 
 @cache
 def schema_text(name: str) -> str:
-    """The raw text of a bundled schema file (shipped as the `exportspec.schema_files` resources)."""
+    """The raw text of a bundled schema file (the `exportspec.schema_files` resources)."""
     try:
         return resources.files("exportspec.schema_files").joinpath(name).read_text(encoding="utf-8")
     except ModuleNotFoundError:

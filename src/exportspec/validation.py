@@ -66,7 +66,8 @@ def _template_paths(data: Any, path: JsonPath = ()) -> set[JsonPath]:
 def _most_relevant(error: ValidationError) -> ValidationError:
     """For anyOf/oneOf failures show the best-matching branch's error, not every branch."""
     if error.validator in ("anyOf", "oneOf") and error.context:
-        return best_match(error.context)
+        best: ValidationError = best_match(error.context)
+        return best
     return error
 
 
@@ -138,7 +139,7 @@ def _diagnostics_for(
 def _message(error: ValidationError, schema: Mapping[str, Any]) -> str:
     instance = error.instance
     if error.validator == "enum":
-        options = [str(v) for v in error.validator_value]
+        options = [str(v) for v in error.validator_value]  # type: ignore[union-attr]
         hint = _suggest(str(instance), options, "values") if isinstance(instance, str) else ""
         return f"{instance!r} is not one of {', '.join(map(repr, options))}{hint}"
     if error.validator == "const":
@@ -213,7 +214,9 @@ def _semantic_checks(
     timezone = body.get("timezone")
     if isinstance(timezone, str) and timezone and not _is_zone(timezone):
         close = difflib.get_close_matches(timezone, _zones(), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else "use an IANA name like 'Europe/Bratislava'"
+        hint = (
+            f"did you mean {close[0]!r}?" if close else "use an IANA name like 'Europe/Bratislava'"
+        )
         report(("export", "timezone"), f"unknown time zone {timezone!r}: {hint}", "timezone")
 
     if body.get("format") == "native_json":

@@ -226,7 +226,7 @@ def _declaration_validator(declaration: Mapping[str, Any]) -> Any:
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def _check(
+def _check(  # noqa: PLR0917 - a private helper with one call shape
     checker: Any,
     value: Any,
     what: str,

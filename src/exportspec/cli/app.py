@@ -15,11 +15,23 @@ from exportspec import __version__
 
 #: Subcommand name -> "module:attribute" of its click.Command, in help order.
 COMMAND_BY_NAME: dict[str, tuple[str, str]] = {
-    "validate": ("exportspec.cli.validate_cmd:validate", "Check specs; report every problem at file:line:column."),
-    "compile": ("exportspec.cli.compile_cmd:compile_", "Print a spec's request body as canonical JSON."),
+    "validate": (
+        "exportspec.cli.validate_cmd:validate",
+        "Check specs; report every problem at file:line:column.",
+    ),
+    "compile": (
+        "exportspec.cli.compile_cmd:compile_",
+        "Print a spec's request body as canonical JSON.",
+    ),
     "run": ("exportspec.cli.run_cmd:run", "Compile a spec, send it, stream the export to a file."),
-    "rerun": ("exportspec.cli.run_cmd:rerun", "Send the body stored in a run record again, unchanged."),
-    "sandbox": ("exportspec.cli.sandbox_cmd:sandbox", "Serve a local emulator of the export endpoint."),
+    "rerun": (
+        "exportspec.cli.run_cmd:rerun",
+        "Send the body stored in a run record again, unchanged.",
+    ),
+    "sandbox": (
+        "exportspec.cli.sandbox_cmd:sandbox",
+        "Serve a local emulator of the export endpoint.",
+    ),
 }
 
 

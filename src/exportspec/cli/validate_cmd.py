@@ -43,7 +43,9 @@ def validate(
         inputs = build_render_inputs(var_assignments, vars_files, now)
         results = check_specs(list(paths), inputs)
         if not results:
-            raise click.UsageError(f"no .yaml, .yml or .toml files under {', '.join(map(str, paths))}")
+            raise click.UsageError(
+                f"no .yaml, .yml or .toml files under {', '.join(map(str, paths))}"
+            )
         REPORTER_BY_NAME[output_format](results, sys.stdout)
         if not all(r.ok for r in results):
             raise SystemExit(1)
