@@ -140,7 +140,8 @@ def _message(error: ValidationError, schema: Mapping[str, Any]) -> str:
     instance = error.instance
     if error.validator == "enum":
         options = [str(v) for v in error.validator_value]  # type: ignore[union-attr]
-        hint = _suggest(str(instance), options, "values") if isinstance(instance, str) else ""
+        close = difflib.get_close_matches(str(instance), options, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close and isinstance(instance, str) else ""
         return f"{instance!r} is not one of {', '.join(map(repr, options))}{hint}"
     if error.validator == "const":
         return f"expected {error.validator_value!r}, got {instance!r}"

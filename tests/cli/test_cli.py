@@ -1,0 +1,171 @@
+"""The command line: version, help, exit codes, output formats, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from exportspec import __version__
+from exportspec.cli.app import COMMAND_BY_NAME
+from tests.conftest import RunCli
+
+VALID = "version: 1\nname: ok\nexport:\n  format: csv\n"
+INVALID = "version: 1\nname: bad\nexport:\n  format: xml\n"
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_version(run_cli: RunCli) -> None:
+    result = run_cli(["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"exportspec, version {__version__}"
+
+
+@pytest.mark.parametrize("command", ["validate", "compile"])
+def test_every_command_has_help(command: str, run_cli: RunCli) -> None:
+    result = run_cli([command, "--help"])
+    assert result.exit_code == 0, result.explain()
+    assert "Usage: " in result.stdout and len(result.stdout) > 300
+
+
+def test_group_help_lists_every_command_and_the_exit_codes(run_cli: RunCli) -> None:
+    result = run_cli(["--help"])
+    assert result.exit_code == 0
+    for name in COMMAND_BY_NAME:
+        assert f"  {name} " in result.stdout
+    assert "130 interrupted" in result.stdout
+
+
+def _imported_modules(*args: str) -> set[str]:
+    code = (
+        "import sys\nfrom exportspec.cli import main\n"
+        f"try:\n    main({list(args)!r})\nexcept SystemExit:\n    pass\n"
+        "print('\\n'.join(sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    return set(out.split())
+
+
+@pytest.mark.parametrize("args", [("--version",), ("--help",)])
+def test_version_and_help_import_nothing_heavy(args: tuple[str, ...]) -> None:
+    modules = _imported_modules(*args)
+    assert not {"jsonschema", "requests", "jinja2", "yaml", "urllib3"} & modules
+
+
+def test_validate_never_imports_the_http_stack(tmp_path: Path) -> None:
+    spec = _write(tmp_path, "a.yaml", VALID)
+    modules = _imported_modules("validate", str(spec))
+    assert "jsonschema" in modules
+    assert not {"requests", "urllib3"} & modules
+
+
+def test_exit_code_0_for_valid_specs(tmp_path: Path, run_cli: RunCli) -> None:
+    result = run_cli(["validate", str(_write(tmp_path, "a.yaml", VALID))])
+    assert result.exit_code == 0, result.explain()
+    assert result.stdout == "1 spec(s) valid\n"
+
+
+def test_exit_code_1_and_located_text_for_invalid_specs(tmp_path: Path, run_cli: RunCli) -> None:
+    spec = _write(tmp_path, "a.yaml", INVALID)
+    result = run_cli(["validate", str(spec)])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == (
+        f"{spec}:4:11: error: 'xml' is not one of 'csv', 'table_json', 'native_json'"
+        " (at $.export.format)"
+    )
+
+
+def test_exit_code_2_for_usage_errors(tmp_path: Path, run_cli: RunCli) -> None:
+    spec = _write(tmp_path, "a.yaml", VALID)
+    assert run_cli(["validate", str(spec), "--output-format", "xml"]).exit_code == 2
+    assert run_cli(["validate", str(tmp_path / "missing.yaml")]).exit_code == 2
+    undeclared = run_cli(["validate", str(spec), "--var", "nope=1"])
+    assert undeclared.exit_code == 2
+    assert "'nope'" in undeclared.stderr
+    bad_now = run_cli(["compile", str(spec), "--now", "yesterday"])
+    assert bad_now.exit_code == 2
+    assert "--now 'yesterday'" in bad_now.stderr
+
+
+def test_validate_reports_every_file_in_one_run(tmp_path: Path, run_cli: RunCli) -> None:
+    _write(tmp_path, "a.yaml", INVALID)
+    _write(tmp_path, "b.toml", 'version = 1\nname = "b"\n[export]\nformat = "pdf"\n')
+    _write(tmp_path, "c.yml", "version: 1\nname: c\nexport: {format: csv}\n")
+    _write(tmp_path, "notes.txt", "not a spec")
+    result = run_cli(["validate", str(tmp_path), "--output-format", "json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["version"] == 1
+    assert report["summary"] == {"specs": 3, "invalid": 2, "errors": 2, "warnings": 0}
+    assert [Path(s["path"]).name for s in report["specs"]] == ["a.yaml", "b.toml", "c.yml"]
+    line_b = report["specs"][1]["diagnostics"][0]
+    assert (line_b["line"], line_b["column"]) == (4, 10)
+
+
+def test_github_annotations(tmp_path: Path, run_cli: RunCli) -> None:
+    spec = _write(tmp_path, "a.yaml", INVALID)
+    result = run_cli(["validate", str(spec), "--output-format", "github"])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0].startswith(f"::error file={spec},line=4,col=11::'xml'")
+
+
+def test_validate_defaults_to_the_specs_folder(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["validate"]).exit_code == 2
+    (tmp_path / "specs").mkdir()
+    _write(tmp_path / "specs", "a.yaml", VALID)
+    assert run_cli(["validate"]).exit_code == 0
+
+
+def test_compile_writes_canonical_json_to_a_file(tmp_path: Path, run_cli: RunCli) -> None:
+    spec = _write(
+        tmp_path,
+        "a.yaml",
+        "version: 1\nname: a\nexport:\n  timezone: UTC\n  format: csv\n  filter: {type: all}\n",
+    )
+    out = tmp_path / "out" / "body.json"
+    result = run_cli(["compile", str(spec), "-o", str(out)])
+    assert result.exit_code == 0, result.explain()
+    assert out.read_bytes() == b'{"filter":{"type":"all"},"format":"csv","timezone":"UTC"}\n'
+
+
+def test_compile_of_an_invalid_spec_prints_diagnostics_on_stderr(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    spec = _write(tmp_path, "a.yaml", INVALID)
+    result = run_cli(["compile", str(spec)])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert f"{spec}:4:11: error:" in result.stderr
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "exportspec", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and __version__ in out.stdout
+
+
+def test_no_traceback_for_a_binary_file(tmp_path: Path) -> None:
+    spec = tmp_path / "a.yaml"
+    spec.write_bytes(b"\x00\xff\xfe garbage \x80")
+    out = subprocess.run(
+        [sys.executable, "-m", "exportspec", "validate", str(spec)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr + out.stdout
+    assert "not valid UTF-8" in out.stdout

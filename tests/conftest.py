@@ -1,0 +1,37 @@
+"""Shared fixtures: a CLI runner that keeps stderr apart and explains failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pytest
+from click.testing import CliRunner
+
+from exportspec.cli import main
+
+
+@dataclass(frozen=True)
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+    stdout_bytes: bytes
+
+    def explain(self) -> str:
+        return f"exit={self.exit_code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+RunCli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def run_cli() -> RunCli:
+    """Run `exportspec ARGS...` in-process; exceptions propagate so tracebacks are bugs."""
+
+    def run(args: Sequence[str], *, env: dict[str, str] | None = None) -> CliResult:
+        runner = CliRunner()
+        result = runner.invoke(main, list(args), env=env, catch_exceptions=False)
+        return CliResult(result.exit_code, result.stdout, result.stderr, result.stdout_bytes)
+
+    return run
