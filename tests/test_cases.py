@@ -62,9 +62,7 @@ def test_invalid_case_reports_located_errors(case: Path, run_cli: RunCli) -> Non
     result = run_cli(["validate", str(spec), "--output-format", "json", *_args(case)])
     assert result.exit_code == 1, result.explain()
     report = json.loads(result.stdout)
-    errors = [
-        d for s in report["specs"] for d in s["diagnostics"] if d["severity"] == "error"
-    ]
+    errors = [d for s in report["specs"] for d in s["diagnostics"] if d["severity"] == "error"]
     expected = [
         _EXPECTED_LINE.match(line)
         for line in (case / "expected").read_text(encoding="utf-8").splitlines()

@@ -38,13 +38,13 @@ def test_examples_together_use_every_documented_body_feature(run_cli: RunCli) ->
         json.loads(run_cli(["compile", str(p), "--now", "2026-03-30T12:00:00Z"]).stdout_bytes)
         for p in EXAMPLES
     ]
-    kinds = {
-        item["type"] for b in bodies for item in b.get("attributes", {}).get("list", [])
-    }
+    kinds = {item["type"] for b in bodies for item in b.get("attributes", {}).get("list", [])}
     assert kinds == {"id", "property", "segmentation", "aggregate", "expression", "prediction"}
     assert {b["format"] for b in bodies} == {"csv", "table_json"}
     assert {"all", "segment"} <= {b.get("filter", {}).get("type", "all") for b in bodies}
-    indexes = {b["filter"]["segment_index"] for b in bodies if "segment_index" in b.get("filter", {})}
+    indexes = {
+        b["filter"]["segment_index"] for b in bodies if "segment_index" in b.get("filter", {})
+    }
     assert -1 in indexes and any(i >= 0 for i in indexes)
     assert {b.get("attributes", {}).get("type") for b in bodies} >= {"some", "properties_and_ids"}
     assert any("timezone" in b for b in bodies) and any("execution_time" in b for b in bodies)

@@ -37,11 +37,14 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def registry() -> Registry[Any]:
-    """All bundled schemas, addressable by file name and by `$id`, for `$ref` between them."""
-    pairs: list[tuple[str, Resource[Any]]] = []
-    for name in SCHEMA_NAMES:
-        resource = DRAFT202012.create_resource(load_schema(name))
-        pairs += [(name, resource), (load_schema(name)["$id"], resource)]
+    """All bundled schemas by file name, for the relative `$ref`s between them.
+
+    The schemas carry no `$id`, so the same relative references also resolve next to the
+    files for editors and for check-jsonschema.
+    """
+    pairs: list[tuple[str, Resource[Any]]] = [
+        (name, DRAFT202012.create_resource(load_schema(name))) for name in SCHEMA_NAMES
+    ]
     return Registry().with_resources(pairs)
 
 
@@ -72,9 +75,8 @@ def subschema_validator(name: str, pointer: str) -> Validator:
 
 @cache
 def _subschema_validator(name: str, pointer: str) -> Validator:
-    base = load_schema(name)
     return Draft202012Validator(
-        {"$ref": f"{base['$id']}#{pointer}"},
+        {"$ref": f"{name}#{pointer}"},
         registry=registry(),
         format_checker=Draft202012Validator.FORMAT_CHECKER,
     )
