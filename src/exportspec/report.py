@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol, TextIO
 from exportspec.models import Diagnostic
 
 if TYPE_CHECKING:
+    from exportspec.lockfile import Change, Plan, PlanEntry
     from exportspec.pipeline import SpecResult
 
 #: Version of the `--output-format json` document; bump on incompatible changes.
@@ -116,8 +117,263 @@ def github_report(results: Sequence[SpecResult], stream: TextIO) -> None:
     )
 
 
+def junit_report(results: Sequence[SpecResult], stream: TextIO) -> None:
+    """JUnit XML: one test case per spec, failing with its errors."""
+    from xml.etree import ElementTree as ET
+
+    _, _, invalid = _counts(results)
+    suite = ET.Element(
+        "testsuite",
+        name="exportspec validate",
+        tests=str(len(results)),
+        failures=str(invalid),
+        errors="0",
+        skipped="0",
+    )
+    for result in results:
+        case = ET.SubElement(
+            suite, "testcase", classname="exportspec.validate", name=str(result.path)
+        )
+        case.set("file", str(result.path))
+        failures = [d for d in result.diagnostics if d.severity == "error"]
+        if failures:
+            failure = ET.SubElement(
+                case, "failure", message=failures[0].message, type=failures[0].rule
+            )
+            failure.text = "\n".join(format_diagnostic(d) for d in failures)
+        warnings = [d for d in result.diagnostics if d.severity == "warning"]
+        if warnings:
+            ET.SubElement(case, "system-out").text = "\n".join(
+                format_diagnostic(d) for d in warnings
+            )
+    root = ET.Element("testsuites", name="exportspec", tests=str(len(results)))
+    root.set("failures", str(invalid))
+    root.append(suite)
+    ET.indent(root)
+    stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+    stream.write(ET.tostring(root, encoding="unicode") + "\n")
+
+
+def sarif_document(diagnostics: Sequence[Diagnostic]) -> dict[str, object]:
+    """A SARIF 2.1.0 log: code scanning shows each diagnostic inline at its region."""
+    from exportspec import __version__
+
+    rules = sorted({d.rule for d in diagnostics})
+    results = []
+    for d in diagnostics:
+        location: dict[str, object] = {"artifactLocation": {"uri": _uri(d.file)}}
+        if d.position is not None:
+            location["region"] = {"startLine": d.position.line, "startColumn": d.position.column}
+        text = d.message + (f" (at {d.json_path_text})" if d.json_path else "")
+        results.append(
+            {
+                "ruleId": d.rule,
+                "ruleIndex": rules.index(d.rule),
+                "level": "error" if d.severity == "error" else "warning",
+                "message": {"text": text},
+                "locations": [{"physicalLocation": location}],
+            }
+        )
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "exportspec",
+                        "version": __version__,
+                        "informationUri": "https://github.com/exportspec/exportspec",
+                        "rules": [
+                            {"id": rule, "shortDescription": {"text": rule.replace("-", " ")}}
+                            for rule in rules
+                        ],
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+
+
+def _uri(file: str) -> str:
+    from pathlib import Path
+
+    path = Path(file)
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_uri()
+
+
+def sarif_report(results: Sequence[SpecResult], stream: TextIO) -> None:
+    diagnostics = [d for r in results for d in r.diagnostics]
+    json.dump(sarif_document(diagnostics), stream, indent=2, ensure_ascii=False)
+    stream.write("\n")
+
+
 REPORTER_BY_NAME: dict[str, Reporter] = {
     "text": text_report,
     "json": json_report,
     "github": github_report,
+    "junit": junit_report,
+    "sarif": sarif_report,
+}
+
+
+# --------------------------------------------------------------------------- plans
+
+
+class PlanReporter(Protocol):
+    def __call__(self, plan: Plan, stream: TextIO) -> None: ...
+
+
+_SIGN = {"added": "+", "removed": "-", "renamed": ">", "changed": "~", "unchanged": "="}
+
+
+def _value(value: object) -> str:
+    return "(absent)" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _change_line(change: Change) -> str:
+    if change.kind == "added":
+        return f"{change.path_text}: + {_value(change.new)}"
+    if change.kind == "removed":
+        return f"{change.path_text}: - {_value(change.old)}"
+    return f"{change.path_text}: {_value(change.old)} -> {_value(change.new)}"
+
+
+def _variable_line(change: Change) -> str:
+    """`var segment: 0 -> 3`: variable changes are named, not JSON paths."""
+    return "var " + _change_line(change).removeprefix("$.").removeprefix("$")
+
+
+def _plan_title(entry: PlanEntry) -> str:
+    if entry.status == "renamed":
+        return f"{entry.old_name} -> {entry.name} ({entry.path}): renamed"
+    return f"{entry.name} ({entry.path}): {entry.status}"
+
+
+def plan_summary(plan: Plan) -> str:
+    parts = [
+        f"{plan.count('added')} to add",
+        f"{plan.count('changed')} to change",
+        f"{plan.count('removed')} to remove",
+        f"{plan.count('renamed')} renamed",
+        f"{plan.count('unchanged')} unchanged",
+    ]
+    return "Plan: " + ", ".join(parts) + "."
+
+
+def plan_text(plan: Plan, stream: TextIO) -> None:
+    for entry in plan.entries:
+        if entry.status == "unchanged":
+            continue
+        stream.write(f"{_SIGN[entry.status]} {_plan_title(entry)}\n")
+        for change in entry.body_changes:
+            stream.write(f"    {_change_line(change)}\n")
+        for change in entry.variable_changes:
+            stream.write(f"    {_variable_line(change)}\n")
+    if not plan.differs:
+        stream.write("No changes: every compiled body matches the lock.\n")
+    stream.write(plan_summary(plan) + "\n")
+
+
+def _change_json(change: Change) -> dict[str, object]:
+    return {"path": change.path_text, "kind": change.kind, "old": change.old, "new": change.new}
+
+
+def plan_json(plan: Plan, stream: TextIO) -> None:
+    document = {
+        "version": JSON_REPORT_VERSION,
+        "differs": plan.differs,
+        "summary": {
+            status: plan.count(status)
+            for status in ("added", "removed", "renamed", "changed", "unchanged")
+        },
+        "specs": [
+            {
+                "name": e.name,
+                "path": e.path,
+                "status": e.status,
+                "old_name": e.old_name,
+                "old_path": e.old_path,
+                "body_changes": [_change_json(c) for c in e.body_changes],
+                "variable_changes": [_change_json(c) for c in e.variable_changes],
+            }
+            for e in plan.entries
+        ],
+    }
+    json.dump(document, stream, indent=2, ensure_ascii=False)
+    stream.write("\n")
+
+
+def _plan_detail(entry: PlanEntry) -> str:
+    lines = [_change_line(c) for c in entry.body_changes]
+    lines += [_variable_line(c) for c in entry.variable_changes]
+    return "\n".join(lines)
+
+
+def plan_github(plan: Plan, stream: TextIO) -> None:
+    for entry in plan.entries:
+        if entry.status == "unchanged":
+            continue
+        detail = _plan_detail(entry)
+        message = f"exportspec plan: {_plan_title(entry)}" + (f"\n{detail}" if detail else "")
+        path = entry.old_path if entry.status == "removed" and entry.old_path else entry.path
+        stream.write(
+            f"::notice file={_escape_github(path, property_=True)},line=1,col=1"
+            f"::{_escape_github(message)}\n"
+        )
+    stream.write(plan_summary(plan) + "\n")
+
+
+def plan_junit(plan: Plan, stream: TextIO) -> None:
+    from xml.etree import ElementTree as ET
+
+    differing = sum(e.status != "unchanged" for e in plan.entries)
+    root = ET.Element("testsuites", name="exportspec", tests=str(len(plan.entries)))
+    root.set("failures", str(differing))
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name="exportspec plan",
+        tests=str(len(plan.entries)),
+        failures=str(differing),
+        errors="0",
+        skipped="0",
+    )
+    for entry in plan.entries:
+        case = ET.SubElement(suite, "testcase", classname="exportspec.plan", name=entry.name)
+        case.set("file", entry.path)
+        if entry.status != "unchanged":
+            failure = ET.SubElement(case, "failure", message=_plan_title(entry), type=entry.status)
+            failure.text = _plan_detail(entry)
+    ET.indent(root)
+    stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+    stream.write(ET.tostring(root, encoding="unicode") + "\n")
+
+
+def plan_sarif(plan: Plan, stream: TextIO) -> None:
+    diagnostics = [
+        Diagnostic(
+            e.path,
+            f"{_plan_title(e)}" + (f": {_plan_detail(e)}" if _plan_detail(e) else ""),
+            None,
+            severity="warning",
+            rule=f"plan-{e.status}",
+        )
+        for e in plan.entries
+        if e.status != "unchanged"
+    ]
+    json.dump(sarif_document(diagnostics), stream, indent=2, ensure_ascii=False)
+    stream.write("\n")
+
+
+PLAN_REPORTER_BY_NAME: dict[str, PlanReporter] = {
+    "text": plan_text,
+    "json": plan_json,
+    "github": plan_github,
+    "junit": plan_junit,
+    "sarif": plan_sarif,
 }

@@ -15,7 +15,8 @@ from referencing.jsonschema import DRAFT202012
 
 SPEC_SCHEMA = "spec.schema.json"
 BODY_SCHEMA = "customers-export.schema.json"
-SCHEMA_NAMES = (SPEC_SCHEMA, BODY_SCHEMA)
+PROJECT_SCHEMA = "project.schema.json"
+SCHEMA_NAMES = (SPEC_SCHEMA, BODY_SCHEMA, PROJECT_SCHEMA)
 
 
 @cache

@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.protocols import Validator
 
 from exportspec.models import Diagnostic, JsonPath, LoadedDocument, Position, TemplateOrigin
 from exportspec.renderer import TEMPLATED_SECTIONS, is_template
@@ -31,13 +32,28 @@ def validate_document(
 ) -> list[Diagnostic]:
     """Check a (rendered) spec document; when not rendered, skip what templates would decide."""
     skip = set() if rendered else _template_paths(document.data)
-    diagnostics: list[Diagnostic] = []
-    for error in spec_validator().iter_errors(data):
-        for diagnostic in _diagnostics_for(_most_relevant(error), document, origins or {}):
-            if not any(diagnostic.json_path[: len(p)] == p for p in skip):
-                diagnostics.append(diagnostic)
+    diagnostics = [
+        diagnostic
+        for diagnostic in schema_diagnostics(spec_validator(), document, data, origins=origins)
+        if not any(diagnostic.json_path[: len(p)] == p for p in skip)
+    ]
     diagnostics += _semantic_checks(document, data, origins or {}, skip)
     return sort_diagnostics(diagnostics)
+
+
+def schema_diagnostics(
+    checker: Validator,
+    document: LoadedDocument,
+    data: Any,
+    *,
+    origins: Mapping[JsonPath, TemplateOrigin] | None = None,
+) -> list[Diagnostic]:
+    """Every schema error of `data` as a located diagnostic in `document`."""
+    return [
+        diagnostic
+        for error in checker.iter_errors(data)
+        for diagnostic in _diagnostics_for(_most_relevant(error), document, origins or {})
+    ]
 
 
 def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

@@ -25,13 +25,17 @@ class VariableLayer:
     label: str
     values: Mapping[str, Any]
     document: LoadedDocument | None = None
+    #: Where the values mapping sits in `document` (an environment's vars table).
+    prefix: JsonPath = ()
     #: True for `--var`: values are strings converted to the declared type.
     from_command_line: bool = False
+    #: Whether a name that no spec declares is an error (not for shared environments).
+    strict_names: bool = True
 
     def position(self, name: str) -> Position | None:
         if self.document is None:
             return None
-        return self.document.source_map.value_position((name,))
+        return self.document.source_map.value_position((*self.prefix, name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ class ResolvedValue:
     source: str
     file: str | None = None
     position: Position | None = None
+    path: JsonPath = ()
 
 
 def parse_now(text: str | None) -> dt.datetime:
@@ -103,6 +108,8 @@ def load_vars_files(paths: Sequence[Path]) -> list[VariableLayer]:
 def check_undeclared(inputs: RenderInputs, declared: set[str]) -> None:
     """A value given for a name no spec in the run declares is a usage error."""
     for layer in inputs.layers:
+        if not layer.strict_names:
+            continue
         unknown = sorted(set(layer.values) - declared)
         if unknown:
             hint = f"; declared: {', '.join(sorted(declared))}" if declared else ""
@@ -156,7 +163,7 @@ def resolve_variables(
                 f"variable {name!r} from {chosen.source}",
                 chosen.file or shown,
                 chosen.position or source_map.key_position(decl_path),
-                decl_path if chosen.file is None else (name,),
+                decl_path if chosen.file is None else chosen.path,
             )
         resolved[name] = chosen
     return resolved, problems
@@ -185,7 +192,7 @@ def _pick(
                     rule="variable-value",
                 )
         file = str(layer.document.path) if layer.document is not None else None
-        return ResolvedValue(raw, layer.label, file, layer.position(name))
+        return ResolvedValue(raw, layer.label, file, layer.position(name), (*layer.prefix, name))
     if "default" in declaration:
         return ResolvedValue(declaration["default"], "default")
     return None

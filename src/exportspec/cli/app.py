@@ -28,6 +28,15 @@ COMMAND_BY_NAME: dict[str, tuple[str, str]] = {
         "exportspec.cli.run_cmd:rerun",
         "Send the body stored in a run record again, unchanged.",
     ),
+    "lock": (
+        "exportspec.cli.lock_cmd:lock",
+        "Write exportspec.lock: every spec's compiled body and its hash.",
+    ),
+    "plan": ("exportspec.cli.lock_cmd:plan", "Show which request bodies differ from the lock."),
+    "schema": (
+        "exportspec.cli.schema_cmd:schema",
+        "Print the JSON Schema of spec files, for editors.",
+    ),
     "sandbox": (
         "exportspec.cli.sandbox_cmd:sandbox",
         "Serve a local emulator of the export endpoint.",

@@ -32,6 +32,7 @@ def error_boundary() -> Iterator[None]:
     except ExportspecError as exc:
         if os.environ.get("EXPORTSPEC_DEBUG"):
             raise
+        print_diagnostics(getattr(exc, "diagnostics", ()))
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
     except KeyboardInterrupt:

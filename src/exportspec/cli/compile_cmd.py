@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from exportspec.cli.boundary import error_boundary, print_diagnostics
-from exportspec.cli.options import build_render_inputs, render_options
+from exportspec.cli.options import build_render_inputs, load_project_for, render_options
 
 
 @click.command("compile")
@@ -23,6 +23,7 @@ from exportspec.cli.options import build_render_inputs, render_options
 )
 def compile_(
     spec: Path,
+    environment: str | None,
     var_assignments: tuple[str, ...],
     vars_files: tuple[Path, ...],
     now: str | None,
@@ -37,7 +38,13 @@ def compile_(
     with error_boundary():
         from exportspec.pipeline import compile_spec
 
-        inputs = build_render_inputs(var_assignments, vars_files, now)
+        inputs = build_render_inputs(
+            var_assignments,
+            vars_files,
+            now,
+            environment=environment,
+            project=load_project_for([spec]),
+        )
         result = compile_spec(spec, inputs)
         print_diagnostics(result.diagnostics)
         assert result.compiled is not None

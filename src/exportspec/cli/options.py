@@ -10,11 +10,11 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-OUTPUT_FORMATS = ("text", "json", "github")
+OUTPUT_FORMATS = ("text", "json", "github", "junit", "sarif")
 
 
 def render_options(function: F) -> F:
-    """--var, --vars-file and --now: the inputs of template rendering."""
+    """--env, --var, --vars-file and --now: the inputs of template rendering."""
     function = click.option(
         "--now",
         metavar="ISO8601",
@@ -35,6 +35,12 @@ def render_options(function: F) -> F:
         help="Set a declared variable (converted to its declared type); repeatable; "
         "wins over --vars-file.",
     )(function)
+    function = click.option(
+        "--env",
+        "environment",
+        metavar="NAME",
+        help="Environment from exportspec.toml: its vars (below --vars-file) and connection.",
+    )(function)
     return function
 
 
@@ -44,23 +50,71 @@ def output_format_option(function: F) -> F:
         type=click.Choice(OUTPUT_FORMATS),
         default="text",
         show_default=True,
-        help="text: PATH:LINE:COLUMN lines; json: one versioned document; "
-        "github: Actions annotations.",
+        help="text: PATH:LINE:COLUMN lines; json: one versioned document; github: Actions "
+        "annotations; junit: JUnit XML; sarif: SARIF 2.1.0 for code scanning.",
     )(function)
 
 
 def build_render_inputs(
-    var_assignments: Sequence[str], vars_files: Sequence[Path], now: str | None
+    var_assignments: Sequence[str],
+    vars_files: Sequence[Path],
+    now: str | None,
+    *,
+    environment: str | None = None,
+    project: Any = None,
 ) -> Any:
-    """Turn the render options into `RenderInputs` (imported lazily to keep start-up light)."""
+    """Turn the render options into `RenderInputs` (imported lazily to keep start-up light).
+
+    Layers, lowest first: the environment's vars, each vars file, the `--var` flags.
+    """
     from exportspec.variables import (
         RenderInputs,
+        VariableLayer,
         load_vars_files,
         parse_now,
         parse_var_assignments,
     )
 
-    layers = [*load_vars_files(vars_files)]
+    layers: list[VariableLayer] = []
+    selected = project.environment(environment) if project is not None else None
+    if selected is not None:
+        layers.append(
+            VariableLayer(
+                f"environment {selected.name!r}",
+                selected.vars,
+                project.document,
+                prefix=("environments", selected.name, "vars"),
+                strict_names=False,
+            )
+        )
+    elif environment is not None:
+        raise click.UsageError(f"--env {environment}: no exportspec.toml found")
+    layers += load_vars_files(vars_files)
     if var_assignments:
         layers.append(parse_var_assignments(var_assignments))
     return RenderInputs(now=parse_now(now), layers=tuple(layers))
+
+
+def load_project_for(paths: Sequence[Path]) -> Any:
+    """The project (exportspec.toml) governing the first path, or the working folder."""
+    from exportspec.project import load_project
+
+    return load_project(paths[0] if paths else Path.cwd())
+
+
+def spec_paths(paths: Sequence[Path], project: Any) -> list[Path]:
+    """PATH arguments, else the project's spec roots, else `specs/`; at least one spec file."""
+    from exportspec.loader import iter_spec_files
+
+    if paths:
+        chosen = list(paths)
+    elif project.file is not None:
+        chosen = [project.root / root for root in project.spec_roots]
+    else:
+        chosen = [Path("specs")]
+    missing = [p for p in chosen if not p.exists()]
+    if missing:
+        raise click.UsageError(f"no PATH given and {missing[0]} does not exist")
+    if next(iter_spec_files(chosen), None) is None:
+        raise click.UsageError(f"no .yaml, .yml or .toml files under {', '.join(map(str, chosen))}")
+    return chosen

@@ -8,26 +8,39 @@ from pathlib import Path
 import click
 
 from exportspec.cli.boundary import error_boundary
-from exportspec.cli.options import build_render_inputs, output_format_option, render_options
+from exportspec.cli.options import (
+    build_render_inputs,
+    load_project_for,
+    output_format_option,
+    render_options,
+    spec_paths,
+)
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @render_options
 @output_format_option
+@click.option(
+    "--locked",
+    is_flag=True,
+    help="Also fail when exportspec.lock is missing or differs from today's compiled bodies.",
+)
 def validate(
     paths: tuple[Path, ...],
+    environment: str | None,
     var_assignments: tuple[str, ...],
     vars_files: tuple[Path, ...],
     now: str | None,
     output_format: str,
+    locked: bool,
 ) -> None:
     """Check specs the way the API would, and report every problem.
 
     PATHS are spec files or folders (searched recursively for .yaml, .yml and
-    .toml); default `specs/`. Each spec is loaded, rendered with its variables
-    and checked against the body schema; every problem is printed as
-    PATH:LINE:COLUMN: error: MESSAGE (at $.json.path).
+    .toml); default: the project's spec roots from exportspec.toml, else `specs/`.
+    Each spec is loaded, rendered with its variables and checked against the body
+    schema; every problem is printed as PATH:LINE:COLUMN: error: MESSAGE (at $.path).
 
     Exits 0 when all specs are valid (warnings allowed), 1 when any is not.
     """
@@ -35,17 +48,21 @@ def validate(
         from exportspec.pipeline import check_specs
         from exportspec.report import REPORTER_BY_NAME
 
-        if not paths:
-            default = Path("specs")
-            if not default.is_dir():
-                raise click.UsageError("no PATH given and there is no specs/ folder here")
-            paths = (default,)
-        inputs = build_render_inputs(var_assignments, vars_files, now)
-        results = check_specs(list(paths), inputs)
-        if not results:
-            raise click.UsageError(
-                f"no .yaml, .yml or .toml files under {', '.join(map(str, paths))}"
-            )
+        project = load_project_for(paths)
+        roots = spec_paths(paths, project)
+        if locked:
+            from exportspec.lockfile import read_lock
+
+            lock = read_lock(project)
+            now = now or lock.now_text
+        inputs = build_render_inputs(
+            var_assignments, vars_files, now, environment=environment, project=project
+        )
+        results = check_specs(roots, inputs)
+        if locked:
+            from exportspec.lockfile import stale_lock_results
+
+            results = stale_lock_results(results, lock, project)
         REPORTER_BY_NAME[output_format](results, sys.stdout)
         if not all(r.ok for r in results):
             raise SystemExit(1)

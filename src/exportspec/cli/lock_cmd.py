@@ -1,0 +1,118 @@
+"""`exportspec lock` and `exportspec plan`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from exportspec.cli.boundary import error_boundary
+from exportspec.cli.options import (
+    build_render_inputs,
+    load_project_for,
+    output_format_option,
+    render_options,
+    spec_paths,
+)
+from exportspec.errors import ExitCode, SpecInvalidError
+
+_paths_argument = click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+
+
+def _compile_all(
+    paths: tuple[Path, ...],
+    environment: str | None,
+    var_assignments: tuple[str, ...],
+    vars_files: tuple[Path, ...],
+    now: str | None,
+) -> tuple[Any, Any, Any]:
+    """Compile every spec; stop with exit 1 and the diagnostics if any is invalid."""
+    from exportspec.lockfile import read_lock
+    from exportspec.pipeline import check_specs
+
+    project = load_project_for(paths)
+    lock = read_lock(project)
+    # The lock pins `now`, so time-dependent bodies do not drift between runs.
+    inputs = build_render_inputs(
+        var_assignments,
+        vars_files,
+        now or lock.now_text,
+        environment=environment,
+        project=project,
+    )
+    results = check_specs(spec_paths(paths, project), inputs)
+    problems = [d for r in results for d in r.diagnostics if not r.ok]
+    if problems:
+        raise SpecInvalidError(problems)
+    return project, lock, (results, inputs)
+
+
+@click.command()
+@_paths_argument
+@render_options
+def lock(
+    paths: tuple[Path, ...],
+    environment: str | None,
+    var_assignments: tuple[str, ...],
+    vars_files: tuple[Path, ...],
+    now: str | None,
+) -> None:
+    """Write exportspec.lock: each spec's compiled body, its sha256 and its inputs.
+
+    The lock sits next to exportspec.toml (or in the working folder) and belongs in
+    git; `exportspec plan` compares against it. It pins `now`: an existing lock's
+    moment is kept unless --now is given.
+    """
+    with error_boundary():
+        from exportspec.lockfile import build_lock, write_lock
+
+        project, _, (results, inputs) = _compile_all(
+            paths, environment, var_assignments, vars_files, now
+        )
+        chosen = project.environment(environment)
+        new, text = build_lock(
+            results,
+            project,
+            environment=chosen.name if chosen else None,
+            now=inputs.now.isoformat().replace("+00:00", "Z"),
+        )
+        write_lock(new.path, text)
+        click.echo(f"Locked {len(new.entries)} spec(s) in {new.path}", err=True)
+
+
+@click.command()
+@_paths_argument
+@render_options
+@output_format_option
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 6 when any compiled body differs from the lock (0 when none does).",
+)
+def plan(
+    paths: tuple[Path, ...],
+    environment: str | None,
+    var_assignments: tuple[str, ...],
+    vars_files: tuple[Path, ...],
+    now: str | None,
+    output_format: str,
+    detailed_exitcode: bool,
+) -> None:
+    """Show which request bodies differ from exportspec.lock, and how.
+
+    Compiles today's specs (with the lock's `now` unless --now is given) and prints,
+    per spec, added / removed / renamed / changed / unchanged with a diff of the
+    body (JSON path, old value, new value). Changes that come only from variable
+    values (--var, --vars-file, --env) show up too. Sends nothing.
+    """
+    with error_boundary():
+        from exportspec.lockfile import compute_plan
+        from exportspec.report import PLAN_REPORTER_BY_NAME
+
+        _, lock_, (results, _) = _compile_all(paths, environment, var_assignments, vars_files, now)
+        result = compute_plan(results, lock_)
+        PLAN_REPORTER_BY_NAME[output_format](result, sys.stdout)
+        if detailed_exitcode and result.differs:
+            raise SystemExit(ExitCode.PLAN_CHANGED)

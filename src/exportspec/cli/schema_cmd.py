@@ -1,0 +1,39 @@
+"""`exportspec schema`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from exportspec.cli.boundary import error_boundary
+
+
+@click.command()
+@click.option(
+    "--editor",
+    is_flag=True,
+    help="Let every value under export and output also be a template string, as specs allow.",
+)
+@click.option(
+    "--body", is_flag=True, help="Print the request-body schema instead of the spec-file schema."
+)
+def schema(editor: bool, body: bool) -> None:
+    """Print a self-contained JSON Schema (2020-12) for spec files.
+
+    Point your editor at it for validation and completion while typing.
+    VS Code (YAML extension) — first line of a YAML spec:
+
+        # yaml-language-server: $schema=../schemas/spec.editor.schema.json
+
+    Taplo / Even Better TOML — first line of a TOML spec:
+
+        #:schema ../schemas/spec.editor.schema.json
+
+    `exportspec schema --editor > schemas/spec.editor.schema.json` refreshes that file.
+    """
+    with error_boundary():
+        from exportspec.editor_schema import body_schema, spec_schema
+
+        document = body_schema() if body else spec_schema(editor=editor)
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))

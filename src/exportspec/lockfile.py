@@ -1,0 +1,310 @@
+"""`exportspec.lock` and plans: which compiled bodies a change alters, before anything is sent.
+
+The lock records, per spec, the compiled body and its sha256, the variables used and the
+inputs' hashes. It also pins `now`, so bodies that depend on the time of day do not show
+up as changes every day: `plan` renders with the lock's `now` unless `--now` is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from exportspec import __version__
+from exportspec.errors import ConfigError
+from exportspec.models import Diagnostic, JsonPath, Position, format_json_path
+from exportspec.pipeline import SpecResult
+from exportspec.project import Project
+
+LOCK_VERSION = 1
+Status = Literal["added", "removed", "renamed", "changed", "unchanged"]
+
+
+@dataclass(frozen=True, slots=True)
+class LockEntry:
+    """One spec as locked."""
+
+    name: str
+    path: str
+    spec_sha256: str
+    body_sha256: str
+    body: Any
+    variables: Mapping[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "spec_sha256": self.spec_sha256,
+            "body_sha256": self.body_sha256,
+            "body": self.body,
+            "variables": dict(self.variables),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """The lock file's content (empty when the file does not exist)."""
+
+    path: Path
+    exists: bool
+    now_text: str | None = None
+    environment: str | None = None
+    entries: Mapping[str, LockEntry] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One difference between two JSON values."""
+
+    path: JsonPath
+    old: Any
+    new: Any
+    kind: Literal["added", "removed", "changed"]
+
+    @property
+    def path_text(self) -> str:
+        return format_json_path(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanEntry:
+    """What happens to one spec's body compared with the lock."""
+
+    status: Status
+    name: str
+    path: str
+    old_name: str | None = None
+    old_path: str | None = None
+    body_changes: tuple[Change, ...] = ()
+    variable_changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    entries: tuple[PlanEntry, ...]
+
+    @property
+    def differs(self) -> bool:
+        return any(e.status != "unchanged" for e in self.entries)
+
+    def count(self, status: Status) -> int:
+        return sum(e.status == status for e in self.entries)
+
+
+def schema_sha256() -> str:
+    from exportspec.schemas import BODY_SCHEMA, SPEC_SCHEMA, schema_text
+
+    digest = hashlib.sha256()
+    for name in (SPEC_SCHEMA, BODY_SCHEMA):
+        digest.update(schema_text(name).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def lock_path(project: Project) -> Path:
+    return project.root / project.lockfile
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def read_lock(project: Project) -> Lock:
+    """Read the project's lock file; an absent file is an empty lock."""
+    path = lock_path(project)
+    if not path.exists():
+        return Lock(path, exists=False)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("lock_version") != LOCK_VERSION:
+            raise ConfigError(
+                f"{path}: lock_version {data.get('lock_version')!r} is not {LOCK_VERSION}; "
+                "run `exportspec lock` with this version"
+            )
+        entries = {
+            name: LockEntry(
+                name,
+                entry["path"],
+                entry["spec_sha256"],
+                entry["body_sha256"],
+                entry["body"],
+                entry.get("variables", {}),
+            )
+            for name, entry in data["specs"].items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(
+            f"{path} is not a readable lock file ({exc}); run `exportspec lock`"
+        ) from None
+    return Lock(path, True, data.get("now"), data.get("environment"), entries)
+
+
+def build_lock(
+    results: Sequence[SpecResult], project: Project, *, environment: str | None, now: str
+) -> tuple[Lock, str]:
+    """The lock for these (valid) results, and its stable, diff-friendly JSON text."""
+    path = lock_path(project)
+    entries: dict[str, LockEntry] = {}
+    for result in results:
+        compiled = result.compiled
+        assert compiled is not None, "lock only valid specs"
+        entries[compiled.name] = LockEntry(
+            compiled.name,
+            _relative(compiled.spec_path, path.parent),
+            compiled.spec_sha256,
+            compiled.sha256,
+            json.loads(compiled.body),
+            dict(compiled.variables),
+        )
+    document = {
+        "lock_version": LOCK_VERSION,
+        "tool_version": __version__,
+        "schema_sha256": schema_sha256(),
+        "environment": environment,
+        "now": now,
+        "specs": {name: entries[name].as_json() for name in sorted(entries)},
+    }
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return Lock(path, True, now, environment, entries), text
+
+
+def write_lock(path: Path, text: str) -> None:
+    """Replace the lock atomically, so a crash never leaves half a lock."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temp).replace(path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def diff_values(old: Any, new: Any, path: JsonPath = ()) -> list[Change]:
+    """Leaf-level differences between two JSON values, in path order."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changes: list[Change] = []
+        for key in sorted(set(old) | set(new)):
+            if key not in new:
+                changes.append(Change((*path, key), old[key], None, "removed"))
+            elif key not in old:
+                changes.append(Change((*path, key), None, new[key], "added"))
+            else:
+                changes += diff_values(old[key], new[key], (*path, key))
+        return changes
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            c
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            for c in diff_values(a, b, (*path, i))
+        ]
+    if old == new and type(old) is type(new):
+        return []
+    return [Change(path, old, new, "changed")]
+
+
+def compute_plan(results: Sequence[SpecResult], lock: Lock) -> Plan:
+    """Compare today's compiled bodies with the lock: added, removed, renamed, changed."""
+    current = {r.compiled.name: r for r in results if r.compiled is not None}
+    base = lock.path.parent
+    entries: list[PlanEntry] = []
+    gone = {name: e for name, e in lock.entries.items() if name not in current}
+    for name in sorted(current):
+        compiled = current[name].compiled
+        assert compiled is not None
+        path = _relative(compiled.spec_path, base)
+        body = json.loads(compiled.body)
+        old = lock.entries.get(name)
+        old_name = None
+        if old is None:
+            old = _rename_source(gone, path, compiled.sha256)
+            if old is not None:
+                old_name = old.name
+                del gone[old.name]
+        if old is None:
+            entries.append(PlanEntry("added", name, path))
+            continue
+        body_changes = tuple(diff_values(old.body, body))
+        variable_changes = tuple(diff_values(dict(old.variables), dict(compiled.variables)))
+        if old_name is not None:
+            status: Status = "renamed"
+        elif body_changes or old.body_sha256 != compiled.sha256:
+            status = "changed"
+        else:
+            status = "unchanged"
+        entries.append(
+            PlanEntry(status, name, path, old_name, old.path, body_changes, variable_changes)
+        )
+    entries += [PlanEntry("removed", name, e.path) for name, e in sorted(gone.items())]
+    return Plan(tuple(entries))
+
+
+def _rename_source(gone: Mapping[str, LockEntry], path: str, sha: str) -> LockEntry | None:
+    """A locked spec that vanished under its old name: same file, or else the same body."""
+    for entry in gone.values():
+        if entry.path == path:
+            return entry
+    for entry in gone.values():
+        if entry.body_sha256 == sha:
+            return entry
+    return None
+
+
+def stale_lock_results(results: list[SpecResult], lock: Lock, project: Project) -> list[SpecResult]:
+    """Add a located error to each spec whose body differs from the lock (`validate --locked`)."""
+    shown = str(lock.path)
+    if not lock.exists:
+        missing = Diagnostic(
+            shown, "lock file not found: run `exportspec lock` and commit it", rule="lock-missing"
+        )
+        return [*results, SpecResult(lock.path, None, (missing,))]
+    plan = compute_plan(results, lock)
+    by_name = {e.name: e for e in plan.entries}
+    updated: list[SpecResult] = []
+    for result in results:
+        entry = by_name.get(result.compiled.name) if result.compiled else None
+        if entry is None or entry.status == "unchanged":
+            updated.append(result)
+            continue
+        detail = "; ".join(
+            f"{c.path_text}: {_short(c.old)} -> {_short(c.new)}" for c in entry.body_changes[:3]
+        )
+        what = {
+            "added": f"spec is not in {lock.path.name}",
+            "renamed": f"spec was renamed from {entry.old_name!r} since {lock.path.name}",
+            "changed": f"compiled body differs from {lock.path.name}",
+        }[entry.status]
+        message = f"{what}{f' ({detail})' if detail else ''}; run `exportspec lock` to update it"
+        position = result.document.source_map.value_position(("name",)) if result.document else None
+        stale = Diagnostic(
+            str(result.path), message, position or Position(1, 1), ("name",), rule="lock-stale"
+        )
+        updated.append(SpecResult(result.path, None, (*result.diagnostics, stale), result.document))
+    removed = [e for e in plan.entries if e.status == "removed"]
+    if removed:
+        names = ", ".join(repr(e.name) for e in removed)
+        note = Diagnostic(
+            shown,
+            f"locked spec(s) {names} no longer exist; run `exportspec lock` to update the lock",
+            rule="lock-stale",
+        )
+        updated.append(SpecResult(lock.path, None, (note,)))
+    return updated
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "..."
