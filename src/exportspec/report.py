@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, TextIO
 
@@ -20,11 +21,30 @@ class Reporter(Protocol):
     def __call__(self, results: Sequence[SpecResult], stream: TextIO) -> None: ...
 
 
-def format_diagnostic(d: Diagnostic) -> str:
+_COLOURS = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "+": "\x1b[32m", "-": "\x1b[31m"}
+_COLOURS |= {"~": "\x1b[33m", ">": "\x1b[36m"}
+_RESET = "\x1b[0m"
+
+
+def use_colour(stream: TextIO) -> bool:
+    """Colour only on terminals, never with NO_COLOR set (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _paint(text: str, key: str, colour: bool) -> str:
+    return f"{_COLOURS[key]}{text}{_RESET}" if colour else text
+
+
+def format_diagnostic(d: Diagnostic, *, colour: bool = False) -> str:
     """`PATH:LINE:COLUMN: error: MESSAGE (at $.json.path)`."""
     where = d.file if d.position is None else f"{d.file}:{d.position.line}:{d.position.column}"
     suffix = f" (at {d.json_path_text})" if d.json_path else ""
-    return f"{where}: {d.severity}: {d.message}{suffix}"
+    return f"{where}: {_paint(d.severity, d.severity, colour)}: {d.message}{suffix}"
 
 
 def _counts(results: Sequence[SpecResult]) -> tuple[int, int, int]:
@@ -35,9 +55,10 @@ def _counts(results: Sequence[SpecResult]) -> tuple[int, int, int]:
 
 
 def text_report(results: Sequence[SpecResult], stream: TextIO) -> None:
+    colour = use_colour(stream)
     for result in results:
         for d in result.diagnostics:
-            stream.write(format_diagnostic(d) + "\n")
+            stream.write(format_diagnostic(d, colour=colour) + "\n")
     errors, warnings, invalid = _counts(results)
     total = len(results)
     if invalid:
@@ -266,10 +287,12 @@ def plan_summary(plan: Plan) -> str:
 
 
 def plan_text(plan: Plan, stream: TextIO) -> None:
+    colour = use_colour(stream)
     for entry in plan.entries:
         if entry.status == "unchanged":
             continue
-        stream.write(f"{_SIGN[entry.status]} {_plan_title(entry)}\n")
+        sign = _SIGN[entry.status]
+        stream.write(f"{_paint(sign, sign, colour)} {_plan_title(entry)}\n")
         for change in entry.body_changes:
             stream.write(f"    {_change_line(change)}\n")
         for change in entry.variable_changes:

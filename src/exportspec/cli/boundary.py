@@ -15,10 +15,11 @@ from exportspec.models import Diagnostic
 
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
     """Diagnostics of a single-spec command, as text lines on stderr."""
-    from exportspec.report import format_diagnostic
+    from exportspec.report import format_diagnostic, use_colour
 
+    colour = use_colour(sys.stderr)
     for diagnostic in diagnostics:
-        click.echo(format_diagnostic(diagnostic), err=True)
+        click.echo(format_diagnostic(diagnostic, colour=colour), err=True)
 
 
 @contextmanager

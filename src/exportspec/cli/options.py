@@ -87,8 +87,6 @@ def build_render_inputs(
                 strict_names=False,
             )
         )
-    elif environment is not None:
-        raise click.UsageError(f"--env {environment}: no exportspec.toml found")
     layers += load_vars_files(vars_files)
     if var_assignments:
         layers.append(parse_var_assignments(var_assignments))

@@ -1,0 +1,137 @@
+"""lock, plan and validate --locked on a temporary spec tree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import RunCli
+
+
+def _lock(run_cli: RunCli, *args: str) -> None:
+    result = run_cli(["lock", *args])
+    assert result.exit_code == 0, result.explain()
+
+
+def _plan(run_cli: RunCli, *args: str) -> tuple[int, dict[str, object]]:
+    result = run_cli(["plan", "--detailed-exitcode", "--output-format", "json", *args])
+    assert result.exit_code in (0, 6), result.explain()
+    return result.exit_code, json.loads(result.stdout)
+
+
+def _statuses(plan: dict[str, object]) -> dict[str, str]:
+    specs = plan["specs"]
+    assert isinstance(specs, list)
+    return {s["name"]: s["status"] for s in specs}
+
+
+def test_lock_edit_plan_exits_6_then_lock_again_exits_0(tree: Path, run_cli: RunCli) -> None:
+    _lock(run_cli)
+    spec = tree / "specs" / "everyone.toml"
+    spec.write_text(spec.read_text().replace("table_json", "csv"))
+    result = run_cli(["plan", "--detailed-exitcode"])
+    assert result.exit_code == 6, result.explain()
+    assert "~ everyone (specs/everyone.toml): changed" in result.stdout
+    assert '$.format: "table_json" -> "csv"' in result.stdout
+    _lock(run_cli)
+    again = run_cli(["plan", "--detailed-exitcode"])
+    assert again.exit_code == 0, again.explain()
+    assert "Plan: 0 to add, 0 to change, 0 to remove, 0 renamed, 3 unchanged." in again.stdout
+
+
+def test_lock_file_is_stable_and_complete(tree: Path, run_cli: RunCli) -> None:
+    _lock(run_cli, "--now", "2026-05-01T08:00:00Z")
+    first = (tree / "exportspec.lock").read_bytes()
+    _lock(run_cli)  # keeps the pinned now
+    assert (tree / "exportspec.lock").read_bytes() == first
+    lock = json.loads(first)
+    assert list(lock["specs"]) == ["daily", "everyone", "segment"]
+    entry = lock["specs"]["segment"]
+    assert set(entry) == {"path", "spec_sha256", "body_sha256", "body", "variables"}
+    assert entry["path"] == "specs/segment.yaml"
+    assert entry["variables"] == {"segment": 1, "zone": "Europe/Bratislava"}
+    assert lock["environment"] == "staging"
+    assert lock["now"] == "2026-05-01T08:00:00Z"
+    assert {"lock_version", "tool_version", "schema_sha256"} <= set(lock)
+    assert lock["specs"]["daily"]["body"]["execution_time"] == 1777593600
+
+
+def test_plan_catches_changes_from_variable_values_only(tree: Path, run_cli: RunCli) -> None:
+    _lock(run_cli)
+    code, plan = _plan(run_cli, "--var", "segment=2")
+    assert code == 6
+    assert _statuses(plan)["segment"] == "changed"
+    entry = next(s for s in plan["specs"] if s["name"] == "segment")  # type: ignore[union-attr]
+    assert entry["body_changes"] == [
+        {"path": "$.filter.segment_index", "kind": "changed", "old": 1, "new": 2}
+    ]
+    assert entry["variable_changes"][0]["old"] == 1
+    code, plan = _plan(run_cli, "--env", "production")
+    assert code == 6 and _statuses(plan)["segment"] == "changed"
+
+
+def test_plan_reports_added_removed_and_renamed(tree: Path, run_cli: RunCli) -> None:
+    _lock(run_cli)
+    (tree / "specs" / "daily.yaml").unlink()
+    (tree / "specs" / "new.yml").write_text("version: 1\nname: fresh\nexport: {format: csv}\n")
+    everyone = tree / "specs" / "everyone.toml"
+    everyone.write_text(everyone.read_text().replace('"everyone"', '"all-of-them"'))
+    code, plan = _plan(run_cli)
+    assert code == 6
+    assert _statuses(plan) == {
+        "all-of-them": "renamed",
+        "fresh": "added",
+        "segment": "unchanged",
+        "daily": "removed",
+    }
+    assert plan["summary"] == {
+        "added": 1,
+        "removed": 1,
+        "renamed": 1,
+        "changed": 0,
+        "unchanged": 1,
+    }
+    text = run_cli(["plan"]).stdout
+    assert "> everyone -> all-of-them (specs/everyone.toml): renamed" in text
+    assert "- daily (specs/daily.yaml): removed" in text
+
+
+def test_plan_without_detailed_exitcode_exits_0(tree: Path, run_cli: RunCli) -> None:
+    result = run_cli(["plan"])  # no lock yet: everything is to add
+    assert result.exit_code == 0, result.explain()
+    assert "Plan: 3 to add" in result.stdout
+
+
+def test_plan_keeps_time_dependent_bodies_stable_with_the_pinned_now(
+    tree: Path, run_cli: RunCli
+) -> None:
+    _lock(run_cli, "--now", "2020-01-01T00:00:00Z")
+    code, _ = _plan(run_cli)
+    assert code == 0
+    code, plan = _plan(run_cli, "--now", "2030-01-01T00:00:00Z")
+    assert code == 6 and _statuses(plan)["daily"] == "changed"
+
+
+def test_validate_locked(tree: Path, run_cli: RunCli) -> None:
+    missing = run_cli(["validate", "--locked"])
+    assert missing.exit_code == 1
+    assert "lock file not found" in missing.stdout
+    _lock(run_cli)
+    assert run_cli(["validate", "--locked"]).exit_code == 0
+    spec = tree / "specs" / "segment.yaml"
+    spec.write_text(spec.read_text().replace("format: csv", "format: table_json"))
+    stale = run_cli(["validate", "--locked"])
+    assert stale.exit_code == 1
+    assert "specs/segment.yaml:2:7: error: compiled body differs from exportspec.lock" in (
+        stale.stdout
+    )
+
+
+def test_lock_refuses_invalid_specs_and_keeps_the_old_lock(tree: Path, run_cli: RunCli) -> None:
+    _lock(run_cli)
+    before = (tree / "exportspec.lock").read_bytes()
+    (tree / "specs" / "everyone.toml").write_text('version = 1\nname = "everyone"\n')
+    result = run_cli(["lock"])
+    assert result.exit_code == 1
+    assert "missing required key 'export'" in result.stderr
+    assert (tree / "exportspec.lock").read_bytes() == before

@@ -1,0 +1,81 @@
+"""The hooks in .pre-commit-hooks.yaml, run by pre-commit itself against a temporary repository.
+
+pre-commit builds the hook environment from this checkout (`try-repo`), so this test needs
+the package registry, as installing the project does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.gitops.conftest import DATA
+
+ROOT = Path(__file__).parent.parent.parent
+PRE_COMMIT = [sys.executable, "-m", "pre_commit"]
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+def _try_repo(repo: Path, hook: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PRE_COMMIT_HOME": str(home), "NO_COLOR": "1"}
+    return subprocess.run(
+        [*PRE_COMMIT, "try-repo", str(ROOT), hook, "--all-files", "--color", "never"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def hook_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One pre-commit cache for the module: the hook environment is built once."""
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "specs-repo"
+    shutil.copytree(DATA / "tree", root)
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "specs")
+    return root
+
+
+def test_validate_hook_passes_then_fails_on_a_bad_spec(repo: Path, hook_home: Path) -> None:
+    ok = _try_repo(repo, "exportspec-validate", hook_home)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "Passed" in ok.stdout
+    (repo / "specs" / "everyone.toml").write_text('version = 1\nname = "everyone"\n')
+    _git(repo, "add", ".")
+    bad = _try_repo(repo, "exportspec-validate", hook_home)
+    assert bad.returncode == 1
+    assert "specs/everyone.toml:1:1: error: missing required key 'export'" in bad.stdout
+
+
+def test_lock_hook_fails_until_the_lock_is_fresh(repo: Path, hook_home: Path) -> None:
+    missing = _try_repo(repo, "exportspec-lock", hook_home)
+    assert missing.returncode == 1
+    assert "lock file not found" in missing.stdout
+    subprocess.run(
+        [sys.executable, "-m", "exportspec", "lock"], cwd=repo, check=True, capture_output=True
+    )
+    _git(repo, "add", ".")
+    fresh = _try_repo(repo, "exportspec-lock", hook_home)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
