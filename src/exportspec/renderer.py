@@ -23,7 +23,7 @@ from exportspec.models import (
     RenderedSpec,
     TemplateOrigin,
 )
-from exportspec.variables import RenderInputs, resolve_variables
+from exportspec.variables import RenderInputs, declaration_is_valid, resolve_variables
 
 #: Parts of a spec whose string values are templates.
 TEMPLATED_SECTIONS = ("export", "output")
@@ -198,7 +198,7 @@ def render_spec(
         isinstance(d, dict) for d in declarations.values()
     ):
         return None, problems  # the schema check reports the malformed declarations
-    if any(not _declaration_ok(d) for d in declarations.values()):
+    if not all(declaration_is_valid(d) for d in declarations.values()):
         return None, problems
 
     resolved, var_problems = resolve_variables(document, declarations, inputs)
@@ -221,13 +221,6 @@ def render_spec(
         RenderedSpec(document, rendered, values, inputs.now, origins),
         problems,
     )
-
-
-def _declaration_ok(declaration: Mapping[str, Any]) -> bool:
-    from exportspec.schemas import SPEC_SCHEMA, subschema_validator
-
-    checker = subschema_validator(SPEC_SCHEMA, "/$defs/variable")
-    return bool(checker.is_valid(declaration))
 
 
 def _render_tree(  # noqa: PLR0917 - a private recursive walker

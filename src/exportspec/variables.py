@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -226,9 +227,33 @@ def convert_cli_value(text: str, declared_type: Any) -> Any:
     return text
 
 
+def declaration_is_valid(declaration: Mapping[str, Any]) -> bool:
+    """Whether a declaration is a well-formed variable schema (checked once per distinct one)."""
+    return _declaration_ok(_canonical(declaration))
+
+
 def _declaration_validator(declaration: Mapping[str, Any]) -> Any:
+    return _validator_for(_canonical(declaration))
+
+
+def _canonical(declaration: Mapping[str, Any]) -> str:
+    return json.dumps(declaration, sort_keys=True, default=str)
+
+
+@cache
+def _declaration_ok(canonical: str) -> bool:
+    from exportspec.schemas import SPEC_SCHEMA, subschema_validator
+
+    checker = subschema_validator(SPEC_SCHEMA, "/$defs/variable")
+    return bool(checker.is_valid(json.loads(canonical)))
+
+
+@cache
+def _validator_for(canonical: str) -> Any:
+    # Specs in one tree tend to share declarations: build each distinct validator once.
     from jsonschema import Draft202012Validator
 
+    declaration = json.loads(canonical)
     schema = {k: v for k, v in declaration.items() if k not in ("default", "description")}
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
