@@ -186,7 +186,13 @@ def _load_yaml(text: str, shown: str) -> tuple[Any, SourceMap]:
         node = composer.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        context = exc.context
+        began = exc.context_mark
+        if context and began is not None and mark is not None and began.line != mark.line:
+            context += f" (started at line {began.line + 1}, column {began.column + 1})"
+        message = "; ".join(str(part) for part in (context, exc.problem) if part)
+        if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+            message += " (a tab: indent YAML with spaces)"
         if "expected a single document" in message:
             message = "a spec file holds one YAML document; remove the extra '---' documents"
         raise LoadError(
@@ -208,6 +214,11 @@ def _load_yaml(text: str, shown: str) -> tuple[Any, SourceMap]:
     builder = _YamlBuilder(shown)
     data = builder.build(node, (), 0)
     return data, SourceMap(builder.values, builder.keys)
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.split("\n")
+    return lines[line][column : column + 1] if 0 <= line < len(lines) else ""
 
 
 def _pos(node: Node) -> Position:
@@ -236,23 +247,25 @@ class _YamlBuilder:
                 "alias-bomb",
             )
         if depth > MAX_DEPTH:
-            raise self._fail(node, f"nesting is deeper than {MAX_DEPTH} levels", "too-deep")
+            raise self._fail(node, f"nesting is deeper than {MAX_DEPTH} levels", "too-deep", path)
         self.values.setdefault(path, _pos(node))
         if isinstance(node, ScalarNode):
-            return self._scalar(node)
+            return self._scalar(node, path)
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         if isinstance(node, MappingNode):
             return self._mapping(node, path, depth)
-        raise self._fail(node, f"unsupported YAML node {type(node).__name__}", "syntax")
+        raise self._fail(node, f"unsupported YAML node {type(node).__name__}", "syntax", path)
 
     def _mapping(self, node: MappingNode, path: JsonPath, depth: int) -> dict[str, Any]:
         if node.tag not in ("tag:yaml.org,2002:map",):
-            raise self._fail(node, f"unsupported YAML tag {node.tag!r} on a mapping", "tag")
+            raise self._fail(
+                node, f"unsupported YAML tag {_show_tag(node.tag)!r} on a mapping", "tag", path
+            )
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
-                raise self._fail(key_node, "mapping keys must be plain strings", "key-type")
+                raise self._fail(key_node, "mapping keys must be plain strings", "key-type", path)
             key = key_node.value
             child = (*path, key)
             if key in out:
@@ -268,7 +281,7 @@ class _YamlBuilder:
             out[key] = self.build(value_node, child, depth + 1)
         return out
 
-    def _scalar(self, node: ScalarNode) -> Any:
+    def _scalar(self, node: ScalarNode, path: JsonPath) -> Any:
         tag, text = node.tag, node.value
         try:
             if tag == _STR:
@@ -280,19 +293,28 @@ class _YamlBuilder:
             if tag == _INT:
                 return _yaml_int(text)
             if tag == _FLOAT:
-                return self._finite(node, _yaml_float(text))
+                return self._finite(node, _yaml_float(text), path)
         except ValueError:
             raise self._fail(
-                node, f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}", "tag"
+                node, f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}", "tag", path
             ) from None
         raise self._fail(
-            node, f"unsupported YAML tag {tag!r}; use plain strings, numbers and booleans", "tag"
+            node,
+            f"unsupported YAML tag {_show_tag(tag)!r}; use plain strings, numbers and booleans",
+            "tag",
+            path,
         )
 
-    def _finite(self, node: Node, value: float) -> float:
+    def _finite(self, node: Node, value: float, path: JsonPath) -> float:
         if not math.isfinite(value):
-            raise self._fail(node, "NaN and infinity have no JSON form", "not-json")
+            raise self._fail(node, "NaN and infinity have no JSON form", "not-json", path)
         return value
+
+
+def _show_tag(tag: str) -> str:
+    """`tag:yaml.org,2002:binary` as the user wrote it: `!!binary`."""
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix) :] if tag.startswith(prefix) else tag
 
 
 def _yaml_int(text: str) -> int:
@@ -329,28 +351,108 @@ def _load_toml(text: str, shown: str) -> tuple[Any, SourceMap]:
             position = Position(int(match[1]), int(match[2]))
             message = message[: match.start()]
         elif (eof := _TOML_ERROR_EOF.search(message)) is not None:
-            lines = text.splitlines() or [""]
+            lines = text.split("\n")
             position = Position(len(lines), len(lines[-1]) + 1)
             message = message[: eof.start()]
+        conflict = _toml_conflict(text, position, message) if position else None
+        if conflict is not None:
+            raise LoadError(
+                Diagnostic(shown, conflict[0], conflict[1], conflict[2], rule="duplicate-key")
+            ) from None
         raise LoadError(
             Diagnostic(shown, f"TOML syntax error: {message}", position, rule="syntax")
         ) from None
+    except RecursionError:
+        raise LoadError(
+            Diagnostic(shown, f"nesting is deeper than {MAX_DEPTH} levels", rule="too-deep")
+        ) from None
     scanner = _TomlScanner(text)
     scanner.scan()
-    return _toml_to_json(data, shown), SourceMap(scanner.values, scanner.keys)
+    source_map = SourceMap(scanner.values, scanner.keys)
+    return _toml_to_json(data, shown, source_map, ()), source_map
 
 
-def _toml_to_json(value: Any, shown: str) -> Any:
+def _toml_to_json(value: Any, shown: str, source_map: SourceMap, path: JsonPath) -> Any:
     """TOML dates and times become RFC 3339 strings so every value has a JSON form."""
+    if len(path) > MAX_DEPTH:
+        raise LoadError(
+            Diagnostic(
+                shown,
+                f"nesting is deeper than {MAX_DEPTH} levels",
+                source_map.value_position(path),
+                path,
+                rule="too-deep",
+            )
+        )
     if isinstance(value, dict):
-        return {k: _toml_to_json(v, shown) for k, v in value.items()}
+        return {k: _toml_to_json(v, shown, source_map, (*path, k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_toml_to_json(v, shown) for v in value]
+        return [_toml_to_json(v, shown, source_map, (*path, i)) for i, v in enumerate(value)]
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, float) and not math.isfinite(value):
-        raise LoadError(Diagnostic(shown, "NaN and infinity have no JSON form", rule="not-json"))
+        raise LoadError(
+            Diagnostic(
+                shown,
+                "NaN and infinity have no JSON form",
+                source_map.value_position(path),
+                path,
+                rule="not-json",
+            )
+        )
     return value
+
+
+_TOML_TWICE = re.compile(r"^Cannot declare \((?P<key>.*)\) twice$")
+
+
+def _toml_conflict(
+    text: str, where: Position, message: str
+) -> tuple[str, Position, JsonPath] | None:
+    """Turn tomllib's "Cannot overwrite a value" / "Cannot declare (...) twice", reported
+    after the offending statement, into a duplicate-key message at the second key."""
+    if message != "Cannot overwrite a value" and not _TOML_TWICE.match(message):
+        return None
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+    if not 1 <= where.line <= len(lines):
+        return None
+    end = starts[where.line - 1] + where.column - 1
+    for first in range(where.line, 0, -1):
+        segment = text[starts[first - 1] : end]
+        body = segment.lstrip(" \t")
+        header = body.startswith("[")
+        if not header:
+            try:
+                tomllib.loads(segment)
+            except tomllib.TOMLDecodeError:
+                continue
+        elif first != where.line:
+            return None
+        try:
+            scanner = _TomlScanner(body.lstrip("["))
+            scanner._skip_space(newlines=False)
+            parts = scanner._dotted_key()
+            before = _TomlScanner(text[: starts[first - 1]])
+            before.scan()
+        except (ValueError, IndexError, tomllib.TOMLDecodeError):
+            return None
+        column = len(segment) - len(body) + 1 + (len(body) - len(body.lstrip("[")))
+        path: JsonPath = tuple(parts) if header else (*before.table, *parts)
+        original = before.keys.get(path)
+        what = "table" if header else "key"
+        shown = ".".join(parts)
+        if original is not None:
+            return (
+                f"duplicate {what} {shown!r} (first defined at line {original.line}, "
+                f"column {original.column})",
+                Position(first, column),
+                path,
+            )
+        return (f"duplicate {what} {shown!r}", Position(first, column), path)
+    return None
 
 
 class _TomlScanner:
@@ -411,7 +513,9 @@ class _TomlScanner:
         self._skip_space(newlines=False)
         start = self._here()
         parts = self._dotted_key()
-        path = self._resolve(parts)
+        # `[[a.b]]` appends to the array `a.b` itself: enter arrays of tables named by the
+        # leading parts only, never the array being extended.
+        path = (*self._resolve(parts[:-1]), parts[-1]) if array else self._resolve(parts)
         if array:
             index = self.array_lengths.get(path, 0)
             self.array_lengths[path] = index + 1

@@ -6,7 +6,9 @@ and nothing is printed here.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import json
 import re
 import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping
@@ -97,6 +99,23 @@ def _diagnostics_for(
     shown = str(document.path)
     schema = error.schema if isinstance(error.schema, dict) else {}
 
+    if "propertyNames" in error.relative_schema_path and isinstance(error.instance, str):
+        bad = error.instance
+        child = (*path, bad)
+        if error.validator == "not":
+            reason = f"{bad!r} is a reserved name"
+        else:
+            reason = "use letters, digits and '_', not starting with a digit"
+        what = "variable name" if path == ("vars",) else "key"
+        yield Diagnostic(
+            shown,
+            f"{what} {bad!r} is not allowed: {reason}",
+            source_map.key_position(child),
+            child,
+            rule="bad-key",
+        )
+        return
+
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted(schema.get("properties", {}))
         for key in error.instance:
@@ -129,7 +148,12 @@ def _diagnostics_for(
     if error.validator == "required":
         match = _REQUIRED.match(error.message)
         missing = match["key"] if match else str(error.validator_value)
-        where = "at the top level" if not path else f"in {path[-1]!r}"
+        if not path:
+            where = "at the top level"
+        elif isinstance(path[-1], int):
+            where = f"in item {path[-1]} of {path[-2]!r}" if len(path) > 1 else "in this item"
+        else:
+            where = f"in {path[-1]!r}"
         yield Diagnostic(
             shown,
             f"missing required key {missing!r} {where}",
@@ -156,19 +180,48 @@ def _message(error: ValidationError, schema: Mapping[str, Any]) -> str:
     instance = error.instance
     if error.validator == "enum":
         options = [str(v) for v in error.validator_value]  # type: ignore[union-attr]
-        close = difflib.get_close_matches(str(instance), options, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close and isinstance(instance, str) else ""
-        return f"{instance!r} is not one of {', '.join(map(repr, options))}{hint}"
+        hint = _suggest(instance, options, "") if isinstance(instance, str) else ""
+        hint = hint if hint.startswith(" (") else ""
+        return f"{_show(instance)} is not one of {', '.join(map(repr, options))}{hint}"
     if error.validator == "const":
-        return f"expected {error.validator_value!r}, got {instance!r}"
-    if error.validator == "type":
-        message = f"{instance!r} is not of type {error.validator_value!r}"
+        message = f"expected {error.validator_value!r}, got {_show(instance)}"
         if isinstance(instance, str) and _looks_numeric(instance):
             message += "; a quoted number is a string: remove the quotes"
+        return message
+    if error.validator == "type":
+        message = f"{_show(instance)} is not of type {error.validator_value!r}"
+        if isinstance(instance, str) and _looks_numeric(instance):
+            message += "; a quoted number is a string: remove the quotes"
+        elif (
+            isinstance(instance, str)
+            and error.validator_value == "integer"
+            and error.absolute_path
+            and error.absolute_path[-1] == "execution_time"
+            and _looks_like_date(instance)
+        ):
+            message += (
+                "; execution_time is Unix seconds: write a number, or convert with "
+                f'"{{{{ {instance!r} | timestamp }}}}"'
+            )
         return message
     if error.validator == "pattern" and "description" in schema:
         return f"{instance!r} is not valid: {schema['description']}"
     return str(error.message)
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it: JSON spelling for true, false and null."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return repr(value)
+
+
+def _looks_like_date(text: str) -> bool:
+    try:
+        dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _looks_numeric(text: str) -> bool:
@@ -181,9 +234,10 @@ def _looks_numeric(text: str) -> bool:
 
 def _suggest(word: str, options: Iterable[str], kind: str) -> str:
     options = list(options)
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    by_lower = {option.lower(): option for option in options}
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
     if close:
-        return f" (did you mean {close[0]!r}?)"
+        return f" (did you mean {by_lower[close[0]]!r}?)"
     return f"; allowed {kind}: {', '.join(options)}" if options else ""
 
 
@@ -245,14 +299,18 @@ def _semantic_checks(
             "warning",
         )
 
+    # JSON Schema counts 2.0 as an integer; the API wants it written without a fraction.
+    # (1.5 already fails the schema's `type: integer`.)
     for key in ("execution_time",):
-        if isinstance(body.get(key), float):
-            report(("export", key), f"{body[key]!r} must be a whole number of seconds", "integer")
+        value = body.get(key)
+        if isinstance(value, float) and value.is_integer():
+            report(("export", key), f"{value!r} must be an integer: write {int(value)}", "integer")
     flt = body.get("filter")
-    if isinstance(flt, dict) and isinstance(flt.get("segment_index"), float):
+    index = flt.get("segment_index") if isinstance(flt, dict) else None
+    if isinstance(index, float) and index.is_integer():
         report(
             ("export", "filter", "segment_index"),
-            f"{flt['segment_index']!r} must be a whole number",
+            f"{index!r} must be an integer: write {int(index)}",
             "integer",
         )
 

@@ -141,7 +141,7 @@ def resolve_variables(
                 source_map.value_position(default_path),
                 default_path,
             )
-        chosen = _pick(name, declaration, inputs, shown, source_map.value_position(decl_path))
+        chosen = _pick(name, declaration, inputs, shown, source_map.key_position(decl_path))
         if chosen is None:
             problems.append(
                 Diagnostic(
