@@ -1,0 +1,112 @@
+"""Fault injection: `--fail SPEC` makes the first requests misbehave, then all is normal.
+
+Grammar (several specs run one after another, in the order given):
+
+    SPEC    = KIND ["=" SECONDS] ["x" COUNT] [":" OPTION ("," OPTION)*]
+    KIND    = 429 | 500 | 502 | 503 | 504 | success-false | truncate | reset | slow
+    OPTION  = ra=SECONDS | at=start | at=body
+
+- `429x2`: the next 2 requests get HTTP 429 with `Retry-After: 1` (`429x2:ra=0` sends 0;
+  `ra=` works on every status fault; only 429 sends a Retry-After by default).
+- `500`, `502`, `503`, `504`: that status with `{"success": false, "error": ...}`.
+- `success-false`: HTTP 200 with `{"success": false, "error": ...}`.
+- `truncate`: the response promises its full length (Content-Length, or chunked framing for
+  big exports) and the connection closes after about half of the body.
+- `reset`: part of the body is sent, then the connection is reset (TCP RST, SO_LINGER 0).
+- `slow=SECONDS`: waits SECONDS before answering (`at=start`, the default: clients time out
+  before the headers) or after the headers and the first body chunk (`at=body`).
+
+COUNT defaults to 1. Status faults answer before authentication, like a rate limiter or
+a proxy would; truncate, reset and slow apply to whatever response the request gets.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+FaultKind = Literal["429", "500", "502", "503", "504", "success-false", "truncate", "reset", "slow"]
+STATUS_KINDS = ("429", "500", "502", "503", "504", "success-false")
+BODY_KINDS = ("truncate", "reset", "slow")
+GRAMMAR = "KIND[=SECONDS][xCOUNT][:ra=SECONDS|at=start|at=body]"
+
+_SPEC = re.compile(
+    r"^(?P<kind>429|50[0234]|success-false|truncate|reset|slow)(?:=(?P<seconds>\d+(?:\.\d+)?))?(?:x(?P<count>\d+))?"
+    r"(?::(?P<options>.*))?$"
+)
+
+
+class FaultSpecError(ValueError):
+    """A `--fail` value does not follow the grammar."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One misbehaviour, applied to `count` consecutive requests."""
+
+    kind: FaultKind
+    count: int = 1
+    seconds: float = 0.0
+    retry_after: str | None = None
+    at_body: bool = False
+
+    @property
+    def status(self) -> int:
+        """The HTTP status a status fault answers with."""
+        return 200 if self.kind == "success-false" else int(self.kind)
+
+
+def parse_fault(spec: str) -> Fault:
+    """Parse one `--fail` value; raises FaultSpecError naming the problem."""
+    match = _SPEC.match(spec.strip())
+    if match is None:
+        kinds = ", ".join(STATUS_KINDS + BODY_KINDS)
+        raise FaultSpecError(f"bad fault {spec!r}: expected {GRAMMAR} with KIND one of {kinds}")
+    kind = match["kind"]
+    if (kind == "slow") != (match["seconds"] is not None):
+        raise FaultSpecError(f"bad fault {spec!r}: only slow takes =SECONDS, and slow needs it")
+    count = int(match["count"] or 1)
+    if count < 1:
+        raise FaultSpecError(f"bad fault {spec!r}: COUNT must be at least 1")
+    retry_after = "1" if kind == "429" else None
+    at_body = False
+    for option in filter(None, (match["options"] or "").split(",")):
+        name, _, value = option.partition("=")
+        if name == "ra" and kind in STATUS_KINDS and re.fullmatch(r"\d+", value):
+            retry_after = value
+        elif name == "at" and kind == "slow" and value in ("start", "body"):
+            at_body = value == "body"
+        else:
+            raise FaultSpecError(f"bad fault {spec!r}: option {option!r} does not apply")
+    return Fault(
+        kind,  # type: ignore[arg-type]  # checked against the kinds above
+        count=count,
+        seconds=float(match["seconds"] or 0),
+        retry_after=retry_after,
+        at_body=at_body,
+    )
+
+
+class FaultPlan:
+    """The queue of faults; each request to the endpoint takes the next one, thread-safely."""
+
+    def __init__(self, faults: Iterable[Fault] = ()) -> None:
+        self._queue = [f for fault in faults for f in [fault] * fault.count]
+        self._lock = threading.Lock()
+
+    @classmethod
+    def parse(cls, specs: Iterable[str]) -> FaultPlan:
+        return cls(parse_fault(s) for s in specs)
+
+    def take(self) -> Fault | None:
+        """The fault for the next request, or None once all have been used."""
+        with self._lock:
+            return self._queue.pop(0) if self._queue else None
+
+    @property
+    def remaining(self) -> int:
+        with self._lock:
+            return len(self._queue)

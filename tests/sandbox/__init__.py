@@ -1,0 +1,1 @@
+"""Tests of the sandbox emulator (exportspec.sandbox, `exportspec sandbox`)."""

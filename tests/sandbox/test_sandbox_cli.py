@@ -1,0 +1,196 @@
+"""`exportspec sandbox` on the command line: --describe, option errors, start and stop."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+import requests
+from click.testing import CliRunner, Result
+
+from exportspec.cli import main
+from exportspec.errors import ExitCode
+
+from .conftest import DATA
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, ["sandbox", *args], catch_exceptions=False)
+
+
+def test_describe_prints_the_project_as_product_md_says() -> None:
+    result = run("--describe")
+    assert result.exit_code == 0, result.output
+    described = json.loads(result.stdout)
+    assert described["project_token"] == "sandbox"
+    assert described["credentials"] == {"api_key_id": "sandbox", "api_secret": "sandbox"}
+    assert described["customers"] == 1000
+    assert described["ids"] == ["registered", "cookie"]
+    assert {
+        "email",
+        "first_name",
+        "last_name",
+        "city",
+        "country",
+        "total_spent",
+        "registered_at",
+    } <= set(described["properties"])
+    assert len(described["segmentations"]) >= 2
+    for segmentation in described["segmentations"]:
+        assert re.fullmatch(r"[0-9a-f]{24}", segmentation["id"])
+        assert segmentation["name"]
+        assert len(segmentation["segments"]) >= 2
+    assert {a["type"] for a in described["attributes"]} == {"aggregate", "expression", "prediction"}
+    assert described["base_url"] == "http://127.0.0.1:8787"
+
+
+def test_describe_follows_options() -> None:
+    described = json.loads(run("--describe", "--customers", "5", "--port", "9000").stdout)
+    assert described["customers"] == 5
+    assert described["base_url"] == "http://127.0.0.1:9000"
+    from_file = json.loads(run("--describe", "--data", str(DATA / "customers.jsonl")).stdout)
+    assert from_file["customers"] == 4
+
+
+def test_help_documents_fault_grammar_data_format_and_exit() -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    for text in (
+        "KIND[=SECONDS][xCOUNT]",
+        "429x2",
+        "truncate",
+        "reset",
+        "slow=SECONDS",
+        "JSON Lines",
+        "days_since:PROPERTY",
+        "exits 0",
+    ):
+        assert text in result.output, text
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--fail", "teapot"], id="bad-fault"),
+        pytest.param(["--customers", "-1"], id="negative-customers"),
+        pytest.param(["--port", "70000"], id="bad-port"),
+        pytest.param(["--data", "/nonexistent/file.jsonl"], id="missing-data-file"),
+    ],
+)
+def test_bad_options_are_usage_errors(args: list[str]) -> None:
+    result = run(*args)
+    assert result.exit_code == ExitCode.USAGE, result.output
+
+
+def test_non_loopback_host_is_refused_without_allow_remote() -> None:
+    result = run("--host", "0.0.0.0", "--port", "0")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.startswith("Error: refusing to listen on '0.0.0.0'")
+    assert "--allow-remote" in result.stderr
+
+
+def test_invalid_data_file_is_a_config_error() -> None:
+    result = run("--data", str(DATA / "invalid" / "broken-json.jsonl"), "--describe")
+    assert result.exit_code == ExitCode.CONFIG
+    assert "Error: " in result.stderr
+    assert "broken-json.jsonl:3: invalid JSON" in result.stderr
+
+
+def test_port_in_use_is_a_config_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        result = run("--port", str(taken.getsockname()[1]))
+    assert result.exit_code == ExitCode.CONFIG
+    assert "cannot listen on 127.0.0.1:" in result.stderr
+
+
+@pytest.fixture
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`python -m exportspec sandbox --port 0` in a child process, and its base URL."""
+    extra: list[str] = getattr(request, "param", [])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exportspec", "sandbox", "--port", "0", "--customers", "10", *extra],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(20, process.kill)
+    watchdog.start()
+    try:
+        assert process.stderr is not None
+        banner = process.stderr.readline()
+        found = re.search(r"at (http://127\.0\.0\.1:\d+)", banner)
+        assert found, banner
+        for _ in range(3):  # the rest of the banner
+            process.stderr.readline()
+        yield process, found[1]
+    finally:
+        watchdog.cancel()
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        assert process.stderr is not None
+        process.stderr.close()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serves_logs_each_request_and_stops_cleanly(
+    served: tuple[subprocess.Popen[str], str], stop: signal.Signals
+) -> None:
+    process, base_url = served
+    url = f"{base_url}/data/v2/projects/sandbox/customers/export"
+    response = requests.post(url, json={"format": "csv"}, auth=("sandbox", "sandbox"), timeout=10)
+    assert response.status_code == 200
+    assert response.content.count(b"\r\n") == 11
+    refused = requests.post(url, json={"format": "csv"}, timeout=10)
+    assert refused.status_code == 401
+    assert process.stderr is not None
+    # Each line is written when its response is done; two connections may log in either order.
+    lines = sorted(
+        [process.stderr.readline(), process.stderr.readline()], key=lambda x: " 401 " in x
+    )
+    assert re.fullmatch(
+        r'127\.0\.0\.1 "POST /data/v2/projects/sandbox/customers/export" 200 \d+B [\d.]+s\n',
+        lines[0],
+    ), lines
+    assert " 401 " in lines[1]
+    process.send_signal(stop)
+    assert process.wait(timeout=10) == 0
+    assert "stopped" in process.stderr.read()
+
+
+@pytest.mark.parametrize("served", [["--fail", "503x1"]], indirect=True)
+def test_faults_from_the_command_line(served: tuple[subprocess.Popen[str], str]) -> None:
+    process, base_url = served
+    url = f"{base_url}/data/v2/projects/sandbox/customers/export"
+    statuses = [
+        requests.post(
+            url, json={"format": "csv"}, auth=("sandbox", "sandbox"), timeout=10
+        ).status_code
+        for _ in range(2)
+    ]
+    assert statuses == [503, 200]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 0
+
+
+def test_sandbox_module_does_not_import_requests() -> None:
+    code = (
+        "import sys; import exportspec.sandbox, exportspec.cli.sandbox_cmd; "
+        "from exportspec.sandbox import server, synthetic, export, faults, datafile; "
+        "print('requests' in sys.modules, 'urllib3' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+def test_sandbox_help_is_reachable_from_the_group() -> None:
+    result = CliRunner().invoke(main, ["--help"])
+    assert "sandbox" in result.output
