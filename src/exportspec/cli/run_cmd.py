@@ -1,0 +1,288 @@
+"""`exportspec run` and `exportspec rerun`: options -> settings -> submit_export."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from exportspec.cli.boundary import error_boundary, print_diagnostics
+from exportspec.cli.options import build_render_inputs, load_project_for, render_options
+
+if TYPE_CHECKING:
+    from exportspec.settings import ConnectionFlags, Settings, SettingsLayer
+    from exportspec.submit import ExportRequest
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_OUTPUT_TYPE = click.Path(dir_okay=False, allow_dash=True, path_type=Path)
+_SECONDS = click.FloatRange(min=0, min_open=True)
+
+
+def connection_options(function: F) -> F:
+    """Where to send and how patiently; each flag beats its EXPORTSPEC_* variable."""
+    options = [
+        click.option(
+            "--base-url",
+            metavar="URL",
+            help="API base URL [env EXPORTSPEC_BASE_URL; default https://api.exponea.com].",
+        ),
+        click.option(
+            "--project-token",
+            metavar="TOKEN",
+            help="Project token [env EXPORTSPEC_PROJECT_TOKEN].",
+        ),
+        click.option(
+            "--timeout",
+            type=_SECONDS,
+            metavar="S",
+            help="Longest silence between bytes, first byte included "
+            "[env EXPORTSPEC_TIMEOUT; default 600].",
+        ),
+        click.option(
+            "--connect-timeout",
+            type=_SECONDS,
+            metavar="S",
+            help="Seconds to connect [env EXPORTSPEC_CONNECT_TIMEOUT; default 10].",
+        ),
+        click.option(
+            "--deadline",
+            type=_SECONDS,
+            metavar="S",
+            help="Give up after S seconds in all, retries included [env EXPORTSPEC_DEADLINE].",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(0, 100),
+            metavar="N",
+            help="Retries after the first attempt, for 429/5xx, network errors and broken "
+            "transfers [env EXPORTSPEC_RETRIES; default 4].",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _common_options(function: F) -> F:
+    function = click.option(
+        "-q", "--quiet", is_flag=True, help="No progress, notes or summary on stderr."
+    )(function)
+    function = click.option(
+        "--sandbox",
+        is_flag=True,
+        help="Start the local emulator in-process and run against it (ignores "
+        "EXPORTSPEC_BASE_URL, _PROJECT_TOKEN and the credentials).",
+    )(function)
+    return click.option(
+        "--dry-run",
+        is_flag=True,
+        help="Print the request (Authorization redacted) and an equivalent curl command; "
+        "send nothing.",
+    )(function)
+
+
+@click.command("run")
+@click.argument("spec", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@render_options
+@click.option(
+    "-o",
+    "--output",
+    type=_OUTPUT_TYPE,
+    help="Export file (`-` for stdout, no run record) [default: the spec's output.path, "
+    "else exports/NAME.csv|json].",
+)
+@_common_options
+@connection_options
+def run(
+    spec: Path,
+    environment: str | None,
+    var_assignments: tuple[str, ...],
+    vars_files: tuple[Path, ...],
+    now: str | None,
+    output: Path | None,
+    dry_run: bool,
+    sandbox: bool,
+    quiet: bool,
+    **connection: Any,
+) -> None:
+    """Compile SPEC, send it, and stream the export to a file.
+
+    The file appears only when the whole response arrived; beside it, OUTPUT.run.json
+    records how it was made. Credentials come from EXPORTSPEC_API_KEY_ID and
+    EXPORTSPEC_API_SECRET only. Exit codes: 1 invalid spec, 3 configuration,
+    4 refused by the API, 5 transient failure after retries, 130 interrupted.
+    """
+    with error_boundary():
+        from exportspec.pipeline import compile_spec
+        from exportspec.settings import SettingsLayer
+        from exportspec.submit import ExportRequest, default_output_path
+
+        project = load_project_for([spec])
+        inputs = build_render_inputs(
+            var_assignments, vars_files, now, environment=environment, project=project
+        )
+        result = compile_spec(spec, inputs)
+        print_diagnostics(result.diagnostics)
+        assert result.compiled is not None
+        selected = project.environment(environment)
+        defaults = None
+        if selected is not None:
+            defaults = SettingsLayer(
+                f"{project.file} [environments.{selected.name}]",
+                {"base_url": selected.base_url, "project_token": selected.project_token},
+            )
+        _execute(
+            ExportRequest.from_compiled(result.compiled),
+            output or default_output_path(result.compiled),
+            _flags(connection),
+            dry_run=dry_run,
+            sandbox=sandbox,
+            quiet=quiet,
+            project_defaults=defaults,
+        )
+
+
+@click.command("rerun")
+@click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=_OUTPUT_TYPE,
+    help="Export file (`-` for stdout) [default: the record's output path].",
+)
+@_common_options
+@connection_options
+def rerun(
+    record: Path,
+    output: Path | None,
+    dry_run: bool,
+    sandbox: bool,
+    quiet: bool,
+    **connection: Any,
+) -> None:
+    """Send the body stored in run record RECORD again, byte for byte.
+
+    Nothing is re-rendered: the stored body is checked against its sha256 and sent to
+    the stored URL, unless --base-url / --project-token say otherwise. A new run record
+    is written beside the output.
+    """
+    with error_boundary():
+        from exportspec.settings import SettingsLayer
+        from exportspec.submit import load_run_record
+
+        stored = load_run_record(record)
+        pinned = SettingsLayer(
+            f"run record {record}",
+            {"base_url": stored.base_url, "project_token": stored.project_token},
+        )
+        fallback = Path("exports") / f"{stored.request.name}.{_suffix(stored.request)}"
+        target = output or (Path(stored.output_path) if stored.output_path else fallback)
+        _execute(
+            stored.request,
+            target,
+            _flags(connection),
+            dry_run=dry_run,
+            sandbox=sandbox,
+            quiet=quiet,
+            pinned=pinned,
+        )
+
+
+def _execute(
+    request: ExportRequest,
+    output: Path,
+    flags: ConnectionFlags,
+    *,
+    dry_run: bool,
+    sandbox: bool,
+    quiet: bool,
+    pinned: SettingsLayer | None = None,
+    project_defaults: SettingsLayer | None = None,
+) -> None:
+    from exportspec import submit
+
+    target = None if str(output) == "-" else output
+    stderr = sys.stderr
+    with _settings(
+        flags,
+        sandbox=sandbox,
+        dry_run=dry_run,
+        pinned=pinned,
+        project_defaults=project_defaults,
+        quiet=quiet,
+    ) as settings:
+        if dry_run:
+            click.echo(submit.format_dry_run(request, settings, target), nl=False)
+            return
+        progress = submit.Progress(None if quiet else stderr, live=stderr.isatty())
+        result = submit.submit_export(
+            request,
+            settings,
+            target,
+            progress=progress,
+            stdout=sys.stdout.buffer,
+        )
+    record = submit.write_run_record(result) if target is not None else None
+    if not quiet:
+        click.echo(submit.format_summary(result, record), err=True)
+
+
+@contextmanager
+def _settings(
+    flags: ConnectionFlags,
+    *,
+    sandbox: bool,
+    dry_run: bool,
+    pinned: SettingsLayer | None,
+    project_defaults: SettingsLayer | None,
+    quiet: bool,
+) -> Iterator[Settings]:
+    """Settings from flags and environment, or from a sandbox started for this block."""
+    import os
+
+    from exportspec.errors import UsageError
+    from exportspec.settings import ENV_API_KEY_ID, ENV_API_SECRET, resolve_settings
+
+    if not sandbox:
+        yield resolve_settings(
+            flags,
+            pinned=pinned,
+            project_defaults=project_defaults,
+            require_token=not dry_run,
+            require_credentials=not dry_run,
+        )
+        return
+    if flags.base_url is not None or flags.project_token is not None:
+        raise UsageError("--sandbox picks its own URL and token; drop --base-url/--project-token")
+    from exportspec.sandbox import running_sandbox
+    from exportspec.settings import ENV_BASE_URL, ENV_PROJECT_TOKEN
+
+    ignored = {ENV_BASE_URL, ENV_PROJECT_TOKEN, ENV_API_KEY_ID, ENV_API_SECRET}
+    environ: Mapping[str, str] = {k: v for k, v in os.environ.items() if k not in ignored}
+    with running_sandbox() as running:
+        if not quiet:
+            click.echo(f"exportspec: sandbox serving {running.base_url}", err=True)
+        sandbox_flags = dataclasses.replace(
+            flags, base_url=running.base_url, project_token=running.project_token
+        )
+        yield resolve_settings(
+            sandbox_flags,
+            environ=environ,
+            credentials=(running.api_key_id, running.api_secret),
+        )
+
+
+def _flags(connection: Mapping[str, Any]) -> ConnectionFlags:
+    from exportspec.settings import ConnectionFlags
+
+    return ConnectionFlags(**connection)
+
+
+def _suffix(request: ExportRequest) -> str:
+    return "csv" if request.export_format == "csv" else "json"

@@ -1,0 +1,590 @@
+"""Stage 5 (policy): send a compiled body, stream the export to disk, write the run record.
+
+The download restarts from scratch when a transfer breaks mid-body, within the same
+attempt budget as urllib3's retries. An output file is replaced only by a complete
+response; the run record beside it (`OUTPUT.run.json`) says how it was made, so
+`rerun` can send the identical bytes again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import queue
+import re
+import shlex
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
+
+from exportspec import __version__
+from exportspec.errors import ConfigError, SpecInvalidError, TransientError
+from exportspec.models import CompiledBody, Diagnostic
+from exportspec.output import (
+    AtomicFile,
+    JsonBodyError,
+    JsonRowCounter,
+    RowCounter,
+    row_counter,
+    write_atomic,
+)
+from exportspec.settings import ENV_API_KEY_ID, ENV_API_SECRET, ENV_PROJECT_TOKEN, Settings
+
+if TYPE_CHECKING:
+    from exportspec.client import ExportClient, ExportResponse
+
+RECORD_VERSION = 1
+RECORD_SUFFIX = ".run.json"
+#: Bytes held back before writing, to recognise `{"success": false, ...}` sent as an export.
+HEAD_BYTES = 64 * 1024
+_SUCCESS_FALSE = re.compile(rb'\A\s*\{\s*"success"\s*:\s*false\b')
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    """The bytes to send and where they came from (copied into the run record)."""
+
+    body: bytes
+    body_sha256: str
+    export_format: str
+    name: str
+    spec_path: str | None
+    spec_sha256: str | None
+    variables: Mapping[str, Any]
+    now: str | None
+    rerun_of: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_compiled(cls, compiled: CompiledBody) -> ExportRequest:
+        return cls(
+            body=compiled.body,
+            body_sha256=compiled.sha256,
+            export_format=compiled.format,
+            name=compiled.name,
+            spec_path=compiled.spec_path.as_posix(),
+            spec_sha256=compiled.spec_sha256,
+            variables=dict(compiled.variables),
+            now=_iso(compiled.now),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """A run record read back for `rerun`."""
+
+    request: ExportRequest
+    base_url: str | None
+    project_token: str | None
+    output_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What one `run` produced."""
+
+    request: ExportRequest
+    url: str
+    base_url: str
+    project_token: str | None
+    output_path: Path | None
+    status: int
+    attempts: int
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    size: int
+    sha256: str
+    rows: int
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class Progress:
+    """Progress on a terminal, notes (retries) and nothing else; `stream=None` is silent."""
+
+    def __init__(self, stream: TextIO | None, *, live: bool = False, interval: float = 0.25):
+        self._stream = stream
+        self._live = live and stream is not None
+        self._interval = interval
+        #: Elapsed time includes the wait for the first byte: the API computes the export first.
+        self._started = time.monotonic()
+        self._drawn = 0.0
+        self._line = False
+
+    def note(self, message: str) -> None:
+        if self._stream is None:
+            return
+        self._clear()
+        self._stream.write(f"exportspec: {message}\n")
+        self._stream.flush()
+
+    def update(self, size: int, rows: int) -> None:
+        if not self._live or self._stream is None:
+            return
+        now = time.monotonic()
+        if now - self._drawn < self._interval:
+            return
+        self._drawn = now
+        elapsed = now - self._started
+        rate = size / elapsed if elapsed > 0 else 0.0
+        self._stream.write(
+            f"\r\x1b[K{format_bytes(size)}  {format_bytes(rate)}/s  "
+            f"{_clock(elapsed)}  {rows:,} rows"
+        )
+        self._stream.flush()
+        self._line = True
+
+    def done(self) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
+        if self._line and self._stream is not None:
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._line = False
+
+
+class _Sink(Protocol):
+    restartable: bool
+
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class _FileSink:
+    """An AtomicFile whose OS errors name the output (disk full, permission denied)."""
+
+    restartable = True
+
+    def __init__(self, target: Path) -> None:
+        self._target = target
+        try:
+            self._file = AtomicFile(target)
+        except OSError as exc:
+            raise _output_error(target, exc) from None
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            raise _output_error(self._target, exc) from None
+
+    def commit(self) -> None:
+        try:
+            self._file.commit()
+        except OSError as exc:
+            self._file.discard()
+            raise _output_error(self._target, exc) from None
+
+    def discard(self) -> None:
+        self._file.discard()
+
+
+class _StreamSink:
+    """stdout: nothing can be taken back, so a restart is possible only before the first byte."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.restartable = True
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.restartable = False
+            self._stream.write(data)
+
+    def commit(self) -> None:
+        self._stream.flush()
+
+    def discard(self) -> None:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Transfer:
+    status: int
+    size: int
+    sha256: str
+    rows: int
+
+
+def default_output_path(compiled: CompiledBody) -> Path:
+    """The spec's rendered `output.path`, else `exports/<name>.<csv|json>`."""
+    if compiled.output_path:
+        return Path(compiled.output_path)
+    suffix = "csv" if compiled.format == "csv" else "json"
+    return Path("exports") / f"{compiled.name}.{suffix}"
+
+
+def record_path_for(output: Path) -> Path:
+    """`exports/x.csv` -> `exports/x.csv.run.json`."""
+    return output.with_name(output.name + RECORD_SUFFIX)
+
+
+def submit_export(
+    request: ExportRequest,
+    settings: Settings,
+    output: Path | None,
+    *,
+    progress: Progress | None = None,
+    stdout: BinaryIO | None = None,
+) -> RunResult:
+    """Send the body, stream the response to `output` (None: `stdout`), return what happened.
+
+    Raises RefusedError (not retried), TransientError (attempts exhausted, deadline
+    passed), ConfigError (the output cannot be written). On any failure, Ctrl-C
+    included, no temporary file remains and an older output is untouched.
+    """
+    from exportspec.client import BodyBrokenError, ExportClient, backoff_seconds
+
+    progress = progress or Progress(None)
+    started = dt.datetime.now(dt.UTC)
+    url = settings.export_url
+    max_attempts = settings.retries + 1
+    attempt = 1
+    with ExportClient(settings, notify=progress.note) as client:
+        while True:
+            # The output is opened first: an unwritable path must not cost an export.
+            sink: _Sink
+            if output is None:
+                assert stdout is not None
+                sink = _StreamSink(stdout)
+            else:
+                sink = _FileSink(output)
+            try:
+                response = client.send(
+                    url, request.body, attempt=attempt, max_attempts=max_attempts
+                )
+                attempt = response.attempts
+                with response:
+                    transfer = _download(response, sink, request.export_format, progress, client)
+                sink.commit()
+            except BodyBrokenError as exc:
+                sink.discard()
+                progress.done()
+                reason = client.scrub(str(exc))
+                if attempt >= max_attempts or not sink.restartable:
+                    why = "" if sink.restartable else " (stdout cannot be rewound)"
+                    raise TransientError(
+                        f"the export failed after {attempt} attempt(s){why}; the last one: {reason}"
+                    ) from None
+                wait = backoff_seconds(settings, attempt)
+                progress.note(f"{reason}; sending the request again in {wait:.1f} s")
+                time.sleep(wait)
+                attempt += 1
+                continue
+            except BaseException:
+                sink.discard()
+                progress.done()
+                raise
+            progress.done()
+            return RunResult(
+                request=request,
+                url=url,
+                base_url=settings.base_url,
+                project_token=settings.project_token,
+                output_path=output,
+                status=transfer.status,
+                attempts=attempt,
+                started_at=started,
+                finished_at=dt.datetime.now(dt.UTC),
+                size=transfer.size,
+                sha256=transfer.sha256,
+                rows=transfer.rows,
+            )
+
+
+class _Checks:
+    """sha256 on a second thread, row counting inline.
+
+    hashlib releases the GIL on large buffers, so hashing overlaps the socket and disk
+    I/O. Counting holds the GIL; on its own thread it stalled every write() behind the
+    GIL switch interval (about 220 against 370 MB/s measured; benchmarks/RESULTS.md).
+    """
+
+    def __init__(self, counter: RowCounter) -> None:
+        self.counter = counter
+        self._digest = hashlib.sha256()
+        self._error: BaseException | None = None
+        self._hasher = _Lane(self._digest.update, self._fail)
+
+    def feed(self, chunk: bytes) -> None:
+        if self._error is not None:
+            raise self._error
+        self._hasher.put(chunk)
+        self.counter.feed(chunk)
+
+    def finish(self) -> str:
+        """Wait for the queued chunks; return the sha256; raise what hashing raised."""
+        self.stop()
+        if self._error is not None:
+            raise self._error
+        self.counter.close()
+        return self._digest.hexdigest()
+
+    def stop(self) -> None:
+        self._hasher.stop()
+
+    def _fail(self, exc: BaseException) -> None:
+        self._error = self._error or exc
+
+
+class _Lane:
+    """One consumer thread fed through a bounded queue; stops consuming after an error."""
+
+    def __init__(self, consume: Callable[[bytes], object], fail: Callable[[BaseException], None]):
+        self._consume, self._fail = consume, fail
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self._thread = threading.Thread(target=self._work, name="exportspec-check", daemon=True)
+        self._thread.start()
+
+    def put(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _work(self) -> None:
+        failed = False
+        while (chunk := self._queue.get()) is not None:
+            if not failed:
+                try:
+                    self._consume(chunk)
+                except Exception as exc:  # handed to the main thread by feed()/finish()
+                    failed = True
+                    self._fail(exc)
+
+
+def _download(
+    response: ExportResponse,
+    sink: _Sink,
+    export_format: str,
+    progress: Progress,
+    client: ExportClient,
+) -> _Transfer:
+    """Stream the body into `sink`, hashing and counting rows alongside; check it is complete."""
+    from exportspec.client import BodyBrokenError
+
+    checks = _Checks(row_counter(export_format))
+    size = 0
+    # The first bytes are held back until they cannot be a `success: false` answer.
+    head: bytearray | None = bytearray()
+    try:
+        for chunk in response.iter_chunks():
+            size += len(chunk)
+            checks.feed(chunk)
+            if head is None:
+                sink.write(chunk)
+            else:
+                head += chunk
+                if len(head) >= HEAD_BYTES:
+                    if _SUCCESS_FALSE.match(head):
+                        raise client.success_false(bytes(head))
+                    sink.write(bytes(head))
+                    head = None
+            progress.update(size, checks.counter.rows)
+        if response.expected_length is not None and size != response.expected_length:
+            raise BodyBrokenError(
+                f"the body ended after {size} of {response.expected_length} bytes"
+            )
+        if head is not None:
+            _check_small_body(bytes(head), client)
+            sink.write(bytes(head))
+        sha256 = checks.finish()
+    except JsonBodyError as exc:
+        raise BodyBrokenError(f"{exc} after {size} bytes") from None
+    finally:
+        checks.stop()
+    counter = checks.counter
+    if isinstance(counter, JsonRowCounter) and counter.members.get("success") is False:
+        raise client.success_false(json.dumps(counter.members).encode())
+    return _Transfer(response.status, size, sha256, counter.rows)
+
+
+def _check_small_body(body: bytes, client: ExportClient) -> None:
+    """A whole body under HEAD_BYTES: refused if it is a JSON object saying success: false."""
+    if not body.lstrip().startswith(b"{"):
+        return
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return
+    if isinstance(data, dict) and data.get("success") is False:
+        raise client.success_false(body)
+
+
+def run_record(result: RunResult) -> dict[str, Any]:
+    """The run record: everything needed to know, and redo, what this run did. No secrets."""
+    request = result.request
+    return {
+        "record_version": RECORD_VERSION,
+        "tool": {"name": "exportspec", "version": __version__},
+        "spec": {"path": request.spec_path, "sha256": request.spec_sha256, "name": request.name},
+        "variables": dict(request.variables),
+        "now": request.now,
+        "request": {
+            "method": "POST",
+            "url": result.url,
+            "base_url": result.base_url,
+            "project_token": result.project_token,
+            "body": json.loads(request.body),
+            "body_sha256": request.body_sha256,
+        },
+        "started_at": _iso(result.started_at),
+        "finished_at": _iso(result.finished_at),
+        "seconds": round(result.seconds, 3),
+        "response": {"status": result.status, "attempts": result.attempts},
+        "output": {
+            "path": None if result.output_path is None else result.output_path.as_posix(),
+            "format": request.export_format,
+            "bytes": result.size,
+            "sha256": result.sha256,
+            "rows": result.rows,
+        },
+        "rerun_of": None if request.rerun_of is None else dict(request.rerun_of),
+    }
+
+
+def write_run_record(result: RunResult) -> Path:
+    """Write `OUTPUT.run.json` atomically beside the output; return its path."""
+    assert result.output_path is not None
+    path = record_path_for(result.output_path)
+    text = json.dumps(run_record(result), indent=2, ensure_ascii=False, default=str) + "\n"
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise _output_error(path, exc) from None
+    return path
+
+
+def load_run_record(path: Path) -> StoredRun:
+    """Read a run record for `rerun`; the stored body must still match its sha256.
+
+    A record that is unreadable or altered is an invalid input (exit 1), reported
+    against the record file.
+    """
+    from exportspec.compiler import canonical_json
+
+    def invalid(message: str) -> SpecInvalidError:
+        return SpecInvalidError([Diagnostic(str(path), message, rule="run-record")])
+
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise invalid(f"cannot read the run record: {exc.strerror}") from None
+    except ValueError as exc:
+        raise invalid(f"not a run record: invalid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("request"), dict):
+        raise invalid("not a run record: no `request` object")
+    if data.get("record_version") != RECORD_VERSION:
+        raise invalid(f"unsupported record_version {data.get('record_version')!r}")
+    stored = data["request"]
+    if "body" not in stored or not isinstance(stored.get("body_sha256"), str):
+        raise invalid("the run record has no request body or body_sha256")
+    body = canonical_json(stored["body"])
+    sha256 = hashlib.sha256(body).hexdigest()
+    if sha256 != stored["body_sha256"]:
+        raise invalid(
+            f"the stored body's sha256 is {sha256}, the record says "
+            f"{stored['body_sha256']}: the record was edited or damaged"
+        )
+    spec: dict[str, Any] = data["spec"] if isinstance(data.get("spec"), dict) else {}
+    output: dict[str, Any] = data["output"] if isinstance(data.get("output"), dict) else {}
+    body_format = stored["body"].get("format") if isinstance(stored["body"], dict) else None
+    request = ExportRequest(
+        body=body,
+        body_sha256=sha256,
+        export_format=str(body_format or "csv"),
+        name=str(spec.get("name") or path.name.removesuffix(RECORD_SUFFIX)),
+        spec_path=spec.get("path"),
+        spec_sha256=spec.get("sha256"),
+        variables=data.get("variables") or {},
+        now=data.get("now"),
+        rerun_of={
+            "record": path.as_posix(),
+            "record_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "started_at": data.get("started_at"),
+            "output_sha256": output.get("sha256"),
+        },
+    )
+    return StoredRun(
+        request=request,
+        base_url=stored.get("base_url"),
+        project_token=stored.get("project_token"),
+        output_path=output.get("path"),
+    )
+
+
+def format_dry_run(request: ExportRequest, settings: Settings, output: Path | None) -> str:
+    """The request as it would be sent (Authorization redacted) and an equivalent curl command."""
+    from exportspec.client import request_headers
+
+    url = settings.export_url
+    headers = {"Authorization": "Basic <redacted>", **request_headers()}
+    headers["Content-Length"] = str(len(request.body))
+    lines = [f"POST {url}", *(f"{k}: {v}" for k, v in headers.items()), ""]
+    lines.append(request.body.decode("utf-8"))
+    lines.append("")
+    lines.append("# The same request with curl; credentials come from the environment:")
+    curl = [
+        "curl -sS --fail --remove-on-error -X POST",
+        f'-u "${ENV_API_KEY_ID}:${ENV_API_SECRET}"',
+        *(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in request_headers().items()),
+        f"--data-binary {shlex.quote(request.body.decode('utf-8'))}",
+    ]
+    if output is not None:
+        curl.append(f"-o {shlex.quote(output.as_posix())}")
+    curl.append(_shell_url(url))
+    lines.append(" \\\n  ".join(curl))
+    if not settings.project_token:
+        lines.append(f"# (no project token given: the URL reads ${ENV_PROJECT_TOKEN})")
+    return "\n".join(lines) + "\n"
+
+
+def format_summary(result: RunResult, record: Path | None) -> str:
+    """One line: rows, bytes, seconds, path."""
+    where = "stdout" if result.output_path is None else str(result.output_path)
+    text = (
+        f"Exported {result.rows:,} rows ({format_bytes(result.size)}) in "
+        f"{result.seconds:.1f} s to {where}"
+    )
+    return text + (f" (run record: {record})" if record is not None else "")
+
+
+def format_bytes(size: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    raise AssertionError("unreachable")
+
+
+def _shell_url(url: str) -> str:
+    """The URL quoted for a shell, leaving a `$EXPORTSPEC_PROJECT_TOKEN` placeholder live."""
+    placeholder = f"${ENV_PROJECT_TOKEN}"
+    if placeholder not in url:
+        return shlex.quote(url)
+    before, after = url.split(placeholder, 1)
+    return f'{shlex.quote(before)}"{placeholder}"{shlex.quote(after)}'
+
+
+def _output_error(path: Path, exc: OSError) -> ConfigError:
+    return ConfigError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

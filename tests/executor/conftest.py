@@ -1,0 +1,217 @@
+"""Loopback servers that misbehave on cue, and helpers to run `exportspec run` against them.
+
+`script_server` answers POSTs with a scripted list of `Reply`s (the last one repeats) and
+records every request (arrival time, path, headers, body bytes), so tests can assert what
+was sent, how often, and when.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shutil
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+KEY_ID = "key-id-7f3a"
+SECRET = "s3cr3t-Zq9-never-print"
+BASIC = base64.b64encode(f"{KEY_ID}:{SECRET}".encode()).decode()
+FORBIDDEN = (SECRET.encode(), BASIC.encode())
+
+Mode = Literal["normal", "truncate", "reset", "chunked", "chunked-unterminated", "close", "drip"]
+
+
+@dataclass
+class Reply:
+    """One scripted answer."""
+
+    status: int = 200
+    body: bytes = b"id,email\n1,a@example.com\n2,b@example.com\n"
+    headers: dict[str, str] = field(default_factory=dict)
+    #: normal: Content-Length; truncate: promise len(body), send `cut` bytes, close;
+    #: reset: send `cut` bytes then RST; chunked(-unterminated): chunked framing (without
+    #: the final 0-chunk); close: no length, body ends at close; drip: `drip` bytes every
+    #: `interval` seconds with Content-Length.
+    mode: Mode = "normal"
+    cut: int = 10
+    delay: float = 0.0  # before the status line
+    interval: float = 0.0
+    drip: int = 1
+
+
+@dataclass
+class Seen:
+    at: float
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class ScriptServer:
+    def __init__(self) -> None:
+        self.replies: list[Reply] = [Reply()]
+        self.requests: list[Seen] = []
+        self.stop = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                index = len(server.requests)
+                server.requests.append(
+                    Seen(time.monotonic(), self.path, dict(self.headers.items()), body)
+                )
+                reply = server.replies[min(index, len(server.replies) - 1)]
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    server.answer(self, reply)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        # A client hanging up mid-answer is what several tests do on purpose: stay quiet.
+        self.httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def script(self, *replies: Reply) -> None:
+        self.replies = list(replies)
+
+    @property
+    def count(self) -> int:
+        return len(self.requests)
+
+    def answer(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+        if reply.delay and self.stop.wait(reply.delay):
+            return
+        body, out = reply.body, handler.wfile
+        handler.send_response(reply.status)
+        for name, value in reply.headers.items():
+            handler.send_header(name, value)
+        if reply.mode in ("chunked", "chunked-unterminated"):
+            handler.send_header("Transfer-Encoding", "chunked")
+        elif reply.mode == "close":
+            handler.send_header("Connection", "close")
+        else:
+            handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if reply.mode == "normal":
+            out.write(body)
+        elif reply.mode == "truncate":
+            out.write(body[: reply.cut])
+            out.flush()
+            handler.close_connection = True
+        elif reply.mode == "reset":
+            out.write(body[: reply.cut])
+            out.flush()
+            handler.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            handler.connection.close()
+            handler.close_connection = True
+        elif reply.mode in ("chunked", "chunked-unterminated"):
+            for start in range(0, len(body), 7):
+                piece = body[start : start + 7]
+                out.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            if reply.mode == "chunked":
+                out.write(b"0\r\n\r\n")
+            out.flush()
+            handler.close_connection = True
+        elif reply.mode == "close":
+            out.write(body)
+            out.flush()
+            handler.close_connection = True
+        elif reply.mode == "drip":
+            for start in range(0, len(body), reply.drip):
+                out.write(body[start : start + reply.drip])
+                out.flush()
+                if self.stop.wait(reply.interval):
+                    return
+        out.flush()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptServer]:
+    srv = ScriptServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Credentials set, fast backoff, no proxies, no EXPORTSPEC_* from the host, cwd in tmp."""
+    for name in list(os.environ):
+        if name.startswith("EXPORTSPEC_") or name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EXPORTSPEC_API_KEY_ID", KEY_ID)
+    monkeypatch.setenv("EXPORTSPEC_API_SECRET", SECRET)
+    monkeypatch.setenv("EXPORTSPEC_BACKOFF_FACTOR", "0.01")
+    monkeypatch.setenv("NO_PROXY", "*")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    """The csv spec from tests/executor/data, copied into the working folder."""
+    return copy_spec("csv.yaml", tmp_path)
+
+
+def copy_spec(name: str, folder: Path) -> Path:
+    target = folder / name
+    shutil.copy(DATA / name, target)
+    return target
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Temporary files left anywhere under `folder`."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.part"))
+
+
+def assert_no_secret(*blobs: bytes | str) -> None:
+    for blob in blobs:
+        data = blob.encode() if isinstance(blob, str) else blob
+        for secret in FORBIDDEN:
+            assert secret not in data, f"secret leaked: {data[:500]!r}"
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The test's environment (credentials, fast backoff) for a child `exportspec` process."""
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env.update(extra)
+    return env
+
+
+def python_cmd(*args: str) -> Sequence[str]:
+    return [sys.executable, "-m", "exportspec", *args]

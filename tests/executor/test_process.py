@@ -1,0 +1,79 @@
+"""Behaviour that needs a real process: Ctrl-C mid-download, and streaming to stdout."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.executor.conftest import (
+    Reply,
+    ScriptServer,
+    assert_no_secret,
+    leftovers,
+    python_cmd,
+    subprocess_env,
+)
+
+BIG = b"id,email\n" + b"".join(b"%d,user%d@example.com\n" % (i, i) for i in range(20000))
+
+
+def test_ctrl_c_mid_download_leaves_no_partial_file_and_exits_130(
+    server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    older = tmp_path / "out.csv"
+    older.write_bytes(b"older complete export\n")
+    server.script(Reply(body=BIG, mode="drip", drip=4096, interval=0.05))  # ~10 s in all
+    process = subprocess.Popen(
+        python_cmd("run", str(spec), "-o", "out.csv", "--base-url", server.base_url,
+                   "--project-token", "t"),
+        cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while not leftovers(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)  # some bytes are in the temporary file now
+        assert leftovers(tmp_path), "the download never started"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=10)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr.decode()
+    assert b"Traceback" not in stderr
+    assert_no_secret(stdout, stderr)
+    assert leftovers(tmp_path) == []
+    assert older.read_bytes() == b"older complete export\n"
+    assert not (tmp_path / "out.csv.run.json").exists()
+
+
+def test_dash_output_streams_to_stdout_without_a_record(
+    server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    server.script(Reply(body=BIG, mode="chunked"))
+    done = subprocess.run(
+        python_cmd("run", str(spec), "-o", "-", "--base-url", server.base_url,
+                   "--project-token", "t"),
+        cwd=tmp_path, env=subprocess_env(), capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert hashlib.sha256(done.stdout).digest() == hashlib.sha256(BIG).digest()
+    assert b"Exported 20,000 rows" in done.stderr and b"to stdout" in done.stderr
+    assert not list(tmp_path.rglob("*.run.json"))
+    assert leftovers(tmp_path) == []
+
+
+def test_dash_output_refusal_writes_nothing_to_stdout(
+    server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    server.script(Reply(200, b'{"success": false, "error": "No permission"}'))
+    done = subprocess.run(
+        python_cmd("run", str(spec), "-o", "-", "--base-url", server.base_url,
+                   "--project-token", "t"),
+        cwd=tmp_path, env=subprocess_env(), capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 4
+    assert done.stdout == b""
+    assert b"No permission" in done.stderr

@@ -1,0 +1,94 @@
+"""`exportspec rerun`: the stored body, byte for byte, and a new record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import RunCli
+from tests.executor.conftest import Reply, ScriptServer, copy_spec
+
+
+def first_run(run_cli: RunCli, server: ScriptServer, tmp_path: Path) -> Path:
+    spec = copy_spec("with-output.yaml", tmp_path)
+    result = run_cli(
+        ["run", str(spec), "--var", "segment=3", "--now", "2026-03-01T00:00:00Z", "-q",
+         "--base-url", server.base_url, "--project-token", "tok"]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.explain()
+    return tmp_path / "out" / "with-output-3.csv.run.json"
+
+
+def test_rerun_sends_identical_bytes_and_writes_a_new_record(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    record = first_run(run_cli, server, tmp_path)
+    old = json.loads(record.read_text())
+    # The spec changes afterwards: rerun must not re-render it.
+    (tmp_path / "with-output.yaml").write_text("version: 1\nname: changed\nexport: {format: csv}\n")
+    server.script(Reply(body=b"id\n1\n2\n3\n"))
+    result = run_cli(["rerun", str(record)])
+    assert result.exit_code == 0, result.explain()
+    first, second = server.requests
+    assert second.body == first.body
+    assert second.path == first.path == "/data/v2/projects/tok/customers/export"
+    assert (tmp_path / "out" / "with-output-3.csv").read_bytes() == b"id\n1\n2\n3\n"
+    new = json.loads(record.read_text())
+    assert new["request"] == old["request"]
+    assert (new["spec"], new["variables"], new["now"]) == (
+        old["spec"],
+        old["variables"],
+        old["now"],
+    )
+    assert new["output"]["rows"] == 3
+    assert new["rerun_of"]["record"] == record.as_posix()
+    assert new["rerun_of"]["output_sha256"] == old["output"]["sha256"]
+    assert new["started_at"] > old["started_at"]
+
+
+def test_rerun_to_another_output_and_server(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    record = first_run(run_cli, server, tmp_path)
+    other = ScriptServer()
+    try:
+        result = run_cli(
+            ["rerun", str(record), "-o", "again.csv", "--base-url", other.base_url, "-q"]
+        )
+        assert result.exit_code == 0, result.explain()
+        assert other.requests[0].body == server.requests[0].body
+        assert other.requests[0].path == "/data/v2/projects/tok/customers/export"
+    finally:
+        other.close()
+    assert (tmp_path / "again.csv.run.json").exists()
+
+
+def test_rerun_refuses_an_edited_record(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    record = first_run(run_cli, server, tmp_path)
+    data = json.loads(record.read_text())
+    data["request"]["body"]["filter"]["segment_index"] = 4
+    record.write_text(json.dumps(data))
+    result = run_cli(["rerun", str(record)])
+    assert result.exit_code == 1
+    assert "edited or damaged" in result.stderr
+    assert server.count == 1
+
+
+def test_rerun_refuses_a_file_that_is_not_a_record(run_cli: RunCli, tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text("[1, 2]")
+    result = run_cli(["rerun", str(bogus)])
+    assert result.exit_code == 1
+    assert "not a run record" in result.stderr
+
+
+def test_rerun_dry_run_shows_the_stored_body(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    record = first_run(run_cli, server, tmp_path)
+    result = run_cli(["rerun", str(record), "--dry-run"])
+    assert result.exit_code == 0, result.explain()
+    assert server.requests[0].body.decode() in result.stdout.splitlines()
+    assert server.count == 1

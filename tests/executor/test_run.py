@@ -1,0 +1,398 @@
+"""`exportspec run` against real loopback servers: success, retries, refusals, broken transfers."""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from exportspec import __version__
+from tests.conftest import RunCli
+from tests.executor.conftest import (
+    BASIC,
+    Reply,
+    ScriptServer,
+    assert_no_secret,
+    copy_spec,
+    leftovers,
+)
+
+CSV = b'registered,email\na,a@example.com\nb,"multi\nline"\nc,c@example.com\n'
+OLD = b"an older, complete export\n"
+
+
+def run(run_cli: RunCli, server: ScriptServer, *args: str) -> tuple[int, str]:
+    result = run_cli(["run", *args, "--base-url", server.base_url, "--project-token", "tok"])
+    assert_no_secret(result.stdout, result.stderr)
+    return result.exit_code, result.stderr
+
+
+@pytest.fixture
+def older(tmp_path: Path) -> Path:
+    """An older complete export at the output path, which a failed run must not touch."""
+    out = tmp_path / "out.csv"
+    out.write_bytes(OLD)
+    return out
+
+
+def assert_untouched(older: Path, tmp_path: Path) -> None:
+    assert older.read_bytes() == OLD
+    assert not (tmp_path / "out.csv.run.json").exists()
+    assert leftovers(tmp_path) == []
+
+
+# --- success ---------------------------------------------------------------------------
+
+
+def test_csv_export_streams_to_file_and_writes_a_full_record(
+    run_cli: RunCli, server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    server.script(Reply(body=CSV, headers={"Content-Type": "text/csv"}))
+    code, stderr = run(run_cli, server, str(spec), "-o", "out.csv", "--now", "2026-01-02T03:04:05Z")
+    assert code == 0, stderr
+    assert (tmp_path / "out.csv").read_bytes() == CSV
+    assert "Exported 3 rows" in stderr and "out.csv" in stderr
+
+    (seen,) = server.requests
+    compiled = run_cli(["compile", str(spec), "--now", "2026-01-02T03:04:05Z"]).stdout_bytes
+    assert seen.body == compiled.rstrip(b"\n")
+    assert seen.path == "/data/v2/projects/tok/customers/export"
+    assert seen.headers["Content-Type"] == "application/json"
+    assert seen.headers["User-Agent"] == f"exportspec/{__version__}"
+    assert seen.headers["Authorization"] == f"Basic {BASIC}"
+
+    record_bytes = (tmp_path / "out.csv.run.json").read_bytes()
+    assert_no_secret(record_bytes)
+    record = json.loads(record_bytes)
+    assert record["tool"] == {"name": "exportspec", "version": __version__}
+    assert record["spec"] == {
+        "path": spec.as_posix(),
+        "sha256": hashlib.sha256(spec.read_bytes()).hexdigest(),
+        "name": "contacts",
+    }
+    assert record["variables"] == {}
+    assert record["now"] == "2026-01-02T03:04:05Z"
+    assert record["request"]["method"] == "POST"
+    assert record["request"]["url"] == f"{server.base_url}/data/v2/projects/tok/customers/export"
+    assert record["request"]["body"] == json.loads(seen.body)
+    assert record["request"]["body_sha256"] == hashlib.sha256(seen.body).hexdigest()
+    assert record["response"] == {"status": 200, "attempts": 1}
+    assert record["output"] == {
+        "path": "out.csv",
+        "format": "csv",
+        "bytes": len(CSV),
+        "sha256": hashlib.sha256(CSV).hexdigest(),
+        "rows": 3,
+    }
+    assert record["started_at"] <= record["finished_at"]
+    assert record["rerun_of"] is None
+
+
+@pytest.mark.parametrize(
+    ("spec_name", "body", "rows"),
+    [
+        ("table.yaml", {"header": ["registered", "email"], "rows": [["a", "x"], ["b", None]]}, 2),
+        ("native.yaml", {"fields": [{"type": "id", "id": "registered"}], "data": [["a"]]}, 1),
+    ],
+)
+def test_json_formats_count_rows(
+    run_cli: RunCli,
+    server: ScriptServer,
+    tmp_path: Path,
+    spec_name: str,
+    body: dict[str, object],
+    rows: int,
+) -> None:
+    payload = json.dumps({**body, "success": True}).encode()
+    server.script(Reply(body=payload, mode="chunked"))
+    code, stderr = run(run_cli, server, str(copy_spec(spec_name, tmp_path)), "-q")
+    assert code == 0, stderr
+    assert "Exported" not in stderr  # --quiet: no summary (spec warnings still show)
+    name = spec_name.removesuffix(".yaml")
+    out = tmp_path / "exports" / f"contacts-{name}.json"
+    assert out.read_bytes() == payload
+    record = json.loads(out.with_name(out.name + ".run.json").read_text())
+    assert record["output"]["rows"] == rows
+    assert record["output"]["format"] == json.loads(server.requests[0].body)["format"]
+
+
+def test_default_output_is_the_specs_rendered_output_path(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    spec = copy_spec("with-output.yaml", tmp_path)
+    code, stderr = run(run_cli, server, str(spec), "--var", "segment=2")
+    assert code == 0, stderr
+    assert (tmp_path / "out" / "with-output-2.csv").read_bytes() == Reply().body
+    record = json.loads((tmp_path / "out" / "with-output-2.csv.run.json").read_text())
+    assert record["variables"] == {"segment": 2}
+
+
+def test_close_delimited_body_is_accepted(
+    run_cli: RunCli, server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    server.script(Reply(body=CSV, mode="close"))
+    code, stderr = run(run_cli, server, str(spec), "-o", "out.csv")
+    assert code == 0, stderr
+    assert (tmp_path / "out.csv").read_bytes() == CSV
+
+
+# --- retries ---------------------------------------------------------------------------
+
+
+def test_429_with_retry_after_waits_then_succeeds(
+    run_cli: RunCli, server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    server.script(
+        Reply(429, b'{"success": false, "error": "slow down"}', {"Retry-After": "1"}), Reply()
+    )
+    code, stderr = run(run_cli, server, str(spec), "-o", "out.csv")
+    assert code == 0, stderr
+    first, second = server.requests
+    assert second.at - first.at >= 0.95  # Retry-After honoured, not the 0.01 s backoff
+    assert first.body == second.body
+    assert "HTTP 429; retrying in 1.0 s" in stderr
+    assert json.loads((tmp_path / "out.csv.run.json").read_text())["response"]["attempts"] == 2
+
+
+def test_retry_after_http_date_is_capped(
+    run_cli: RunCli,
+    server: ScriptServer,
+    spec: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EXPORTSPEC_RETRY_AFTER_MAX", "1")
+    later = email.utils.formatdate(time.time() + 3600, usegmt=True)
+    server.script(Reply(503, b"busy", {"Retry-After": later}), Reply())
+    code, stderr = run(run_cli, server, str(spec))
+    assert code == 0, stderr
+    gap = server.requests[1].at - server.requests[0].at
+    assert 0.95 <= gap < 3  # an hour asked, the 1 s cap applied
+
+
+def test_503_then_success(run_cli: RunCli, server: ScriptServer, spec: Path) -> None:
+    server.script(Reply(503, b'{"success": false, "error": "unavailable"}'), Reply())
+    code, stderr = run(run_cli, server, str(spec))
+    assert code == 0, stderr
+    assert server.count == 2
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_transient_status_outlasting_the_retries_exits_5(
+    run_cli: RunCli, server: ScriptServer, spec: Path, older: Path, tmp_path: Path, status: int
+) -> None:
+    server.script(Reply(status, b'{"success": false, "error": "try later"}'))
+    code, stderr = run(run_cli, server, str(spec), "-o", "out.csv", "--retries", "2")
+    assert code == 5, stderr
+    assert server.count == 3
+    assert f"after 3 attempt(s); the last one got HTTP {status}" in stderr
+    assert "try later" in stderr
+    assert "Traceback" not in stderr
+    assert_untouched(older, tmp_path)
+
+
+def test_connection_refused_exits_5(
+    run_cli: RunCli, closed_port: int, spec: Path, older: Path, tmp_path: Path
+) -> None:
+    result = run_cli(
+        ["run", str(spec), "-o", "out.csv", "--retries", "1", "--project-token", "t",
+         "--base-url", f"http://127.0.0.1:{closed_port}"]
+    )  # fmt: skip
+    assert result.exit_code == 5, result.explain()
+    assert "after 2 attempt(s); the last one: connection refused" in result.stderr
+    assert_untouched(older, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        pytest.param(Reply(body=CSV, mode="truncate", cut=20), id="truncated-content-length"),
+        pytest.param(Reply(body=CSV, mode="reset", cut=20), id="reset-mid-body"),
+        pytest.param(Reply(body=CSV, mode="chunked-unterminated"), id="chunked-no-terminator"),
+    ],
+)
+def test_broken_transfer_is_restarted(
+    run_cli: RunCli, server: ScriptServer, spec: Path, older: Path, tmp_path: Path, broken: Reply
+) -> None:
+    server.script(broken, Reply(body=CSV))
+    code, stderr = run(run_cli, server, str(spec), "-o", "out.csv")
+    assert code == 0, stderr
+    assert server.count == 2
+    assert "sending the request again" in stderr
+    assert (tmp_path / "out.csv").read_bytes() == CSV
+    assert json.loads((tmp_path / "out.csv.run.json").read_text())["response"]["attempts"] == 2
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (Reply(body=CSV, mode="truncate", cut=20), f"closed after 20 bytes, {len(CSV) - 20} more"),
+        (Reply(body=CSV, mode="reset", cut=20), "reset"),
+        (Reply(body=CSV, mode="chunked-unterminated"), "last chunk"),
+    ],
+)
+def test_broken_transfer_every_time_exits_5_and_keeps_the_older_output(
+    run_cli: RunCli,
+    server: ScriptServer,
+    spec: Path,
+    older: Path,
+    tmp_path: Path,
+    broken: Reply,
+    message: str,
+) -> None:
+    server.script(broken)
+    code, stderr = run(run_cli, server, str(spec), "-o", "out.csv", "--retries", "2")
+    assert code == 5, stderr
+    assert server.count == 3  # mid-body restarts share the --retries budget
+    assert "after 3 attempt(s)" in stderr and message in stderr
+    assert_untouched(older, tmp_path)
+
+
+def test_headers_slower_than_read_timeout_exits_5(
+    run_cli: RunCli, server: ScriptServer, spec: Path, older: Path, tmp_path: Path
+) -> None:
+    server.script(Reply(delay=2))
+    started = time.monotonic()
+    code, stderr = run(
+        run_cli, server, str(spec), "-o", "out.csv", "--timeout", "0.3", "--retries", "1"
+    )
+    assert code == 5, stderr
+    assert time.monotonic() - started < 1.8
+    assert server.count == 2
+    assert "read timeout" in stderr
+    assert_untouched(older, tmp_path)
+
+
+def test_body_gap_longer_than_read_timeout_exits_5(
+    run_cli: RunCli, server: ScriptServer, spec: Path, older: Path, tmp_path: Path
+) -> None:
+    server.script(Reply(body=CSV, mode="drip", drip=10, interval=1.5))
+    code, stderr = run(
+        run_cli, server, str(spec), "-o", "out.csv", "--timeout", "0.3", "--retries", "0"
+    )
+    assert code == 5, stderr
+    assert "read timeout" in stderr
+    assert_untouched(older, tmp_path)
+
+
+def test_deadline_stops_a_trickling_download(
+    run_cli: RunCli, server: ScriptServer, spec: Path, older: Path, tmp_path: Path
+) -> None:
+    # One byte every 0.1 s never trips the read timeout; only the deadline ends it.
+    server.script(Reply(body=CSV * 10, mode="drip", drip=1, interval=0.1))
+    started = time.monotonic()
+    code, stderr = run(run_cli, server, str(spec), "-o", "out.csv", "--deadline", "0.8")
+    assert code == 5, stderr
+    assert time.monotonic() - started < 2.5
+    assert "deadline of 0.8 s passed" in stderr
+    assert server.count == 1
+    assert_untouched(older, tmp_path)
+
+
+# --- refusals --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "messages", "hint"),
+    [
+        (400, {"success": False, "errors": ["bad filter", "bad list"]},
+         ["bad filter; bad list"], "exportspec validate"),
+        (401, {"success": False, "error": "Access key not found"},
+         ["Access key not found"], "EXPORTSPEC_API_KEY_ID and EXPORTSPEC_API_SECRET"),
+        (403, {"success": False, "errors": {"_global": ["No permission to export customer"]}},
+         ["No permission to export customer"], '"GDPR > Export customers"'),
+        (404, {"success": False, "message": "Invalid project id"},
+         ["Invalid project id"], "check the project token"),
+        (400, {"success": False, "errors": {"filter": ["unknown segmentation"]}},
+         ["filter: unknown segmentation"], "exportspec validate"),
+    ],
+)  # fmt: skip
+def test_refusals_are_not_retried_and_show_the_api_message(
+    run_cli: RunCli,
+    server: ScriptServer,
+    spec: Path,
+    older: Path,
+    tmp_path: Path,
+    status: int,
+    body: dict[str, object],
+    messages: list[str],
+    hint: str,
+) -> None:
+    server.script(Reply(status, json.dumps(body).encode()))
+    code, stderr = run(run_cli, server, str(spec), "-o", "out.csv")
+    assert code == 4, stderr
+    assert server.count == 1
+    assert f"HTTP {status}" in stderr
+    for message in messages:
+        assert message in stderr
+    assert "hint:" in stderr and hint in stderr
+    assert_untouched(older, tmp_path)
+
+
+def test_non_json_refusal_shows_the_text(run_cli: RunCli, server: ScriptServer, spec: Path) -> None:
+    text = b"The browser (or proxy) sent a request that this server could not understand."
+    server.script(Reply(400, text, {"Content-Type": "text/html"}))
+    code, stderr = run(run_cli, server, str(spec))
+    assert code == 4
+    assert text.decode() in stderr
+
+
+@pytest.mark.parametrize(
+    ("spec_name", "body"),
+    [
+        ("csv.yaml", b'{"success": false, "error": "No permission to export customer"}'),
+        ("csv.yaml", b'  {"error": "No permission to export customer", "success": false}'),
+        ("table.yaml", b'{"error": "No permission to export customer", "success": false}'),
+    ],
+)
+def test_http_200_with_success_false_exits_4_without_retry(
+    run_cli: RunCli,
+    server: ScriptServer,
+    older: Path,
+    tmp_path: Path,
+    spec_name: str,
+    body: bytes,
+) -> None:
+    server.script(Reply(200, body, {"Content-Type": "application/json"}))
+    spec = copy_spec(spec_name, tmp_path)
+    code, stderr = run(run_cli, server, str(spec), "-o", "out.csv")
+    assert code == 4, stderr
+    assert server.count == 1
+    assert "HTTP 200 with success: false" in stderr
+    assert "No permission to export customer" in stderr
+    assert_untouched(older, tmp_path)
+
+
+def test_redirect_is_refused_not_followed(
+    run_cli: RunCli, server: ScriptServer, spec: Path
+) -> None:
+    server.script(Reply(301, b"", {"Location": "https://elsewhere.example/"}))
+    code, stderr = run(run_cli, server, str(spec))
+    assert code == 4
+    assert server.count == 1
+    assert "redirect to https://elsewhere.example/" in stderr
+
+
+# --- output ----------------------------------------------------------------------------
+
+
+def test_unwritable_output_is_a_configuration_error(
+    run_cli: RunCli, server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    code, stderr = run(run_cli, server, str(spec), "-o", "blocker/out.csv")
+    assert code == 3
+    assert "cannot write blocker/out.csv" in stderr
+
+
+def test_progress_is_silent_when_stderr_is_not_a_terminal(
+    run_cli: RunCli, server: ScriptServer, spec: Path
+) -> None:
+    code, stderr = run(run_cli, server, str(spec))
+    assert code == 0
+    assert "\r" not in stderr
+    assert stderr.count("\n") == 1 and stderr.startswith("Exported 2 rows")
