@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import RunCli
 
@@ -13,7 +14,7 @@ def _lock(run_cli: RunCli, *args: str) -> None:
     assert result.exit_code == 0, result.explain()
 
 
-def _plan(run_cli: RunCli, *args: str) -> tuple[int, dict[str, object]]:
+def _plan(run_cli: RunCli, *args: str) -> tuple[int, dict[str, Any]]:
     result = run_cli(["plan", "--detailed-exitcode", "--output-format", "json", *args])
     assert result.exit_code in (0, 6), result.explain()
     return result.exit_code, json.loads(result.stdout)
@@ -61,7 +62,7 @@ def test_plan_catches_changes_from_variable_values_only(tree: Path, run_cli: Run
     code, plan = _plan(run_cli, "--var", "segment=2")
     assert code == 6
     assert _statuses(plan)["segment"] == "changed"
-    entry = next(s for s in plan["specs"] if s["name"] == "segment")  # type: ignore[union-attr]
+    entry = next(s for s in plan["specs"] if s["name"] == "segment")
     assert entry["body_changes"] == [
         {"path": "$.filter.segment_index", "kind": "changed", "old": 1, "new": 2}
     ]

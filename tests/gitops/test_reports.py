@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -22,7 +23,7 @@ def _break(tree: Path) -> None:
     )
 
 
-def _assert_sarif(document: dict[str, object]) -> None:
+def _assert_sarif(document: dict[str, Any]) -> None:
     checker = validator_for(SARIF_SCHEMA)(SARIF_SCHEMA)
     errors = [e.message for e in checker.iter_errors(document)]
     assert not errors, errors
