@@ -49,3 +49,20 @@ def test_examples_together_use_every_documented_body_feature(run_cli: RunCli) ->
     assert {b.get("attributes", {}).get("type") for b in bodies} >= {"some", "properties_and_ids"}
     assert any("timezone" in b for b in bodies) and any("execution_time" in b for b in bodies)
     assert bodies[EXAMPLES.index(SPECS / "all-customers.yaml")] == {"format": "csv"}
+
+
+@pytest.mark.parametrize("spec", EXAMPLES, ids=lambda p: p.name)
+def test_each_example_runs_against_the_sandbox(
+    spec: Path, run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The sandbox knows every id the examples use, so each export is refused by nothing
+    # and holds at least one customer.
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(["run", str(spec), "--sandbox", "-q", "--now", "2026-03-30T12:00:00Z"])
+    assert result.exit_code == 0, result.explain()
+    (record_path,) = tmp_path.rglob("*.run.json")
+    record = json.loads(record_path.read_text())
+    output = tmp_path / record["output"]["path"]
+    assert output.is_file()
+    assert record["output"]["rows"] > 0
+    assert record["output"]["bytes"] == output.stat().st_size

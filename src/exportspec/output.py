@@ -17,8 +17,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
-#: Bytes per write() call when saving a chunk.
-WRITE_SLICE = 64 << 10
 #: Every byte except `"` and `\n`: what the CSV counter deletes before looking at structure.
 _NOT_QUOTE_OR_NEWLINE = bytes(b for b in range(256) if b not in b'"\n')
 _JSON_WS = re.compile(r"[ \t\n\r]*")
@@ -263,13 +261,11 @@ class AtomicFile:
         self.size = 0
 
     def write(self, data: bytes) -> None:
-        """Write all of `data`, in slices: 64 KiB writes of a 1 MiB chunk measured 3-6x faster
-        than one 1 MiB write here (benchmarks/RESULTS.md, "Download")."""
+        """Write all of `data` (os.write may write less than asked)."""
         assert self._fd is not None
         view = memoryview(data)
         while view:
-            written = os.write(self._fd, view[:WRITE_SLICE])
-            view = view[written:]
+            view = view[os.write(self._fd, view) :]
         self.size += len(data)
 
     def commit(self) -> None:
