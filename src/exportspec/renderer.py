@@ -104,12 +104,45 @@ HELPERS: dict[str, Callable[..., Any]] = {
 # --------------------------------------------------------------------------- environment
 
 
+#: The largest string, list or integer (in digits) `*`, `**` and `%` may build in a template:
+#: body values are small, and CI must not be taken down by `{{ "x" * 10**10 }}`.
+MAX_TEMPLATE_VALUE = 100_000
+
+
+def _too_big(operator: str, left: Any, right: Any) -> bool:
+    """Would `left operator right` build an oversized value? Decided before computing it."""
+    if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0:
+        return abs(left) > 1 and right * max(abs(left).bit_length(), 1) > MAX_TEMPLATE_VALUE * 3
+    if operator == "*":
+        for sized, count in ((left, right), (right, left)):
+            if isinstance(sized, str | list | tuple) and isinstance(count, int):
+                return len(sized) * count > MAX_TEMPLATE_VALUE
+    if operator == "%" and isinstance(left, str):
+        # printf-style widths and precisions ("%999999999d") allocate before any check can.
+        return any(int(n) > MAX_TEMPLATE_VALUE for n in re.findall(r"\d+", left))
+    return False
+
+
 @cache
 def _environment() -> Any:
     from jinja2 import StrictUndefined
+    from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(
+    class BoundedEnvironment(ImmutableSandboxedEnvironment):
+        """Jinja2's sandbox, plus a size bound on the operators that can build huge values."""
+
+        intercepted_binops = frozenset(("*", "**", "%"))
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if _too_big(operator, left, right):
+                raise SecurityError(
+                    f"the result of {operator!r} would exceed {MAX_TEMPLATE_VALUE:,} "
+                    "characters, items or digits"
+                )
+            return super().call_binop(context, operator, left, right)
+
+    env = BoundedEnvironment(
         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
     )
     env.filters.update(HELPERS)

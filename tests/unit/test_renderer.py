@@ -120,6 +120,12 @@ def test_helpers_are_filters_and_functions_in_templates() -> None:
         ("x{{ segment }}", {"segment": 3}, "x3"),
         ("{% if segment %}{{ segment }}{% endif %}", {"segment": 3}, "3"),
         ("{# comment #}{{ segment }}", {"segment": 3}, "3"),
+        ("{{ 'ab' * 3 }}", {}, "ababab"),
+        ("{{ [0] * 2 }}", {}, [0, 0]),
+        ("{{ 2 ** 10 }}", {}, 1024),
+        ("{{ 2 ** -1 }}", {}, 0.5),
+        ("{{ '%05d' % 42 }}", {}, "00042"),
+        ("{{ 7 % 3 }}", {}, 1),
     ],
 )
 def test_lone_expression_keeps_its_native_type(
@@ -161,6 +167,10 @@ def test_syntax_error_is_a_failure() -> None:
         "{{ (1).__class__.__mro__ }}",
         "{{ [].append(1) }}",
         "{{ ''|attr('__class__') }}",
+        "{{ 'x' * 10**9 }}",
+        "{{ 10**9 * ['x'] }}",
+        "{{ 9 ** 999999 }}",
+        "{{ '%999999999d' % 1 }}",
     ],
 )
 def test_sandbox_escape_attempts_become_template_failures(source: str) -> None:
