@@ -29,7 +29,7 @@ def test_version(run_cli: RunCli) -> None:
     assert result.stdout.strip() == f"exportspec, version {__version__}"
 
 
-@pytest.mark.parametrize("command", ["validate", "compile"])
+@pytest.mark.parametrize("command", sorted(COMMAND_BY_NAME))
 def test_every_command_has_help(command: str, run_cli: RunCli) -> None:
     result = run_cli([command, "--help"])
     assert result.exit_code == 0, result.explain()
@@ -173,3 +173,22 @@ def test_no_traceback_for_a_binary_file(tmp_path: Path) -> None:
     assert out.returncode == 1
     assert "Traceback" not in out.stderr + out.stdout
     assert "not valid UTF-8" in out.stdout
+
+
+@pytest.mark.parametrize("output_format", ["json", "github", "sarif"])
+def test_a_broken_vars_file_is_in_the_machine_report(
+    tmp_path: Path, run_cli: RunCli, output_format: str
+) -> None:
+    spec = _write(tmp_path, "ok.yaml", VALID)
+    broken = _write(tmp_path, "vars.yaml", "segment: [1\n")
+    result = run_cli(
+        ["validate", str(spec), "--vars-file", str(broken), "--output-format", output_format]
+    )
+    assert result.exit_code == 1, result.explain()
+    assert "vars.yaml" in result.stdout
+    if output_format == "json":
+        (entry,) = json.loads(result.stdout)["specs"]
+        (diagnostic,) = entry["diagnostics"]
+        assert (diagnostic["line"], diagnostic["column"]) == (2, 1)
+    if output_format == "github":
+        assert "line=2,col=1" in result.stdout

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +17,11 @@ from exportspec.cli.options import (
     render_options,
     spec_paths,
 )
+from exportspec.errors import ExitCode, SpecInvalidError
+from exportspec.models import Diagnostic
+
+if TYPE_CHECKING:
+    from exportspec.pipeline import SpecResult
 
 
 @click.command()
@@ -55,9 +62,14 @@ def validate(
 
             lock = read_lock(project)
             now = now or lock.now_text
-        inputs = build_render_inputs(
-            var_assignments, vars_files, now, environment=environment, project=project
-        )
+        try:
+            inputs = build_render_inputs(
+                var_assignments, vars_files, now, environment=environment, project=project
+            )
+        except SpecInvalidError as exc:
+            # A broken --vars-file belongs in the report CI reads, not only on stderr.
+            REPORTER_BY_NAME[output_format](_results_by_file(exc.diagnostics), sys.stdout)
+            raise SystemExit(ExitCode.SPEC_INVALID) from None
         results = check_specs(roots, inputs)
         if locked:
             from exportspec.lockfile import stale_lock_results
@@ -65,4 +77,15 @@ def validate(
             results = stale_lock_results(results, lock, project)
         REPORTER_BY_NAME[output_format](results, sys.stdout)
         if not all(r.ok for r in results):
-            raise SystemExit(1)
+            raise SystemExit(ExitCode.SPEC_INVALID)
+
+
+def _results_by_file(diagnostics: Sequence[Diagnostic]) -> list[SpecResult]:
+    """Failed results, one per file, for diagnostics found outside any spec."""
+    from exportspec.pipeline import SpecResult
+
+    files = dict.fromkeys(d.file for d in diagnostics)
+    return [
+        SpecResult(Path(file), None, tuple(d for d in diagnostics if d.file == file))
+        for file in files
+    ]
