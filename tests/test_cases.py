@@ -49,7 +49,7 @@ def test_valid_case_compiles_to_expected_body(case: Path, run_cli: RunCli) -> No
     expected = json.loads((case / "expected.json").read_text(encoding="utf-8"))
     assert json.loads(body) == expected
     canonical = json.dumps(expected, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    assert body == canonical.encode() + b"\n", "compiled body is not canonical JSON"
+    assert body == canonical.encode(), "compiled body is not canonical JSON"
     assert "error" not in result.stderr
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,17 +176,9 @@ def build_lock(
 
 def write_lock(path: Path, text: str) -> None:
     """Replace the lock atomically, so a crash never leaves half a lock."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(temp).replace(path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    from exportspec.output import write_file
+
+    write_file(path, text.encode("utf-8"))
 
 
 def diff_values(old: Any, new: Any, path: JsonPath = ()) -> list[Change]:

@@ -17,6 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+from exportspec.errors import ConfigError
+
 #: Every byte except `"` and `\n`: what the CSV counter deletes before looking at structure.
 _NOT_QUOTE_OR_NEWLINE = bytes(b for b in range(256) if b not in b'"\n')
 _JSON_WS = re.compile(r"[ \t\n\r]*")
@@ -251,14 +253,22 @@ class AtomicFile:
     As a context manager, any exception (Ctrl-C included) removes the temporary file.
     """
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path, *, private: bool = True) -> None:
         self.target = target
         folder = target.parent
         folder.mkdir(parents=True, exist_ok=True)
+        # mkstemp makes the file 0600: right for exports (personal data), while bodies,
+        # locks and run records get the usual permissions (`private=False`).
         fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".part")
         self.temp_path = Path(name)
         self._fd: int | None = fd
         self.size = 0
+        if not private and hasattr(os, "fchmod"):
+            try:
+                os.fchmod(fd, 0o666 & ~_umask())
+            except BaseException:
+                self.discard()
+                raise
 
     def write(self, data: bytes) -> None:
         """Write all of `data` (os.write may write less than asked)."""
@@ -299,11 +309,30 @@ class AtomicFile:
             self.discard()
 
 
-def write_atomic(target: Path, data: bytes) -> None:
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(target: Path, data: bytes, *, private: bool = False) -> None:
     """Replace `target` with `data` atomically and durably."""
-    with AtomicFile(target) as file:
+    with AtomicFile(target, private=private) as file:
         file.write(data)
         file.commit()
+
+
+def output_error(path: Path, exc: OSError) -> ConfigError:
+    """An unwritable output as the user sees it: the path and the OS's reason."""
+    return ConfigError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def write_file(target: Path, data: bytes) -> None:
+    """`write_atomic`, with an OS error (missing folder, full disk) as a ConfigError."""
+    try:
+        write_atomic(target, data)
+    except OSError as exc:
+        raise output_error(target, exc) from None
 
 
 def fsync_folder(folder: Path) -> None:

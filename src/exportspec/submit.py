@@ -22,14 +22,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
 
 from exportspec import __version__
-from exportspec.errors import ConfigError, SpecInvalidError, TransientError
+from exportspec.errors import SpecInvalidError, TransientError
 from exportspec.models import CompiledBody, Diagnostic
 from exportspec.output import (
     AtomicFile,
     JsonBodyError,
     JsonRowCounter,
+    output_error,
     row_counter,
-    write_atomic,
+    write_file,
 )
 from exportspec.settings import ENV_API_KEY_ID, ENV_API_SECRET, ENV_PROJECT_TOKEN, Settings
 
@@ -168,20 +169,20 @@ class _FileSink:
         try:
             self._file = AtomicFile(target)
         except OSError as exc:
-            raise _output_error(target, exc) from None
+            raise output_error(target, exc) from None
 
     def write(self, data: bytes) -> None:
         try:
             self._file.write(data)
         except OSError as exc:
-            raise _output_error(self._target, exc) from None
+            raise output_error(self._target, exc) from None
 
     def commit(self) -> None:
         try:
             self._file.commit()
         except OSError as exc:
             self._file.discard()
-            raise _output_error(self._target, exc) from None
+            raise output_error(self._target, exc) from None
 
     def discard(self) -> None:
         self._file.discard()
@@ -451,10 +452,7 @@ def write_run_record(result: RunResult) -> Path:
     assert result.output_path is not None
     path = record_path_for(result.output_path)
     text = json.dumps(run_record(result), indent=2, ensure_ascii=False, default=str) + "\n"
-    try:
-        write_atomic(path, text.encode("utf-8"))
-    except OSError as exc:
-        raise _output_error(path, exc) from None
+    write_file(path, text.encode("utf-8"))
     return path
 
 
@@ -567,10 +565,6 @@ def _shell_url(url: str) -> str:
         return shlex.quote(url)
     before, after = url.split(placeholder, 1)
     return f'{shlex.quote(before)}"{placeholder}"{shlex.quote(after)}'
-
-
-def _output_error(path: Path, exc: OSError) -> ConfigError:
-    return ConfigError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def _clock(seconds: float) -> str:

@@ -138,7 +138,21 @@ def test_compile_writes_canonical_json_to_a_file(tmp_path: Path, run_cli: RunCli
     out = tmp_path / "out" / "body.json"
     result = run_cli(["compile", str(spec), "-o", str(out)])
     assert result.exit_code == 0, result.explain()
-    assert out.read_bytes() == b'{"filter":{"type":"all"},"format":"csv","timezone":"UTC"}\n'
+    # Exactly the bytes `run` sends: no trailing newline, in a file or on a pipe.
+    body = b'{"filter":{"type":"all"},"format":"csv","timezone":"UTC"}'
+    assert out.read_bytes() == body
+    assert run_cli(["compile", str(spec)]).stdout_bytes == body
+
+
+def test_compile_to_an_unwritable_path_is_a_configuration_error(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    spec = _write(tmp_path, "a.yaml", VALID)
+    out = tmp_path / "a.yaml" / "body.json"  # a folder that cannot exist: a.yaml is a file
+    result = run_cli(["compile", str(spec), "-o", str(out)])
+    assert result.exit_code == 3, result.explain()
+    assert "Traceback" not in result.stderr
+    assert f"cannot write {out}" in result.stderr
 
 
 def test_compile_of_an_invalid_spec_prints_diagnostics_on_stderr(

@@ -48,10 +48,13 @@ def compile_(
         result = compile_spec(spec, inputs)
         print_diagnostics(result.diagnostics)
         assert result.compiled is not None
-        data = result.compiled.body + b"\n"
+        body = result.compiled.body
         if str(output) == "-":
-            sys.stdout.buffer.write(data)
+            # Exactly the bytes `run` sends (and the lock hashes), so `| sha256sum` and
+            # `| curl --data-binary @-` agree; a newline only to keep a terminal prompt tidy.
+            sys.stdout.buffer.write(body + b"\n" if sys.stdout.isatty() else body)
             sys.stdout.flush()
         else:
-            output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_bytes(data)
+            from exportspec.output import write_file
+
+            write_file(output, body)
