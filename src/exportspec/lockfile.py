@@ -104,6 +104,25 @@ def schema_sha256() -> str:
     return digest.hexdigest()
 
 
+def environment_mismatch(lock: Lock, project: Project, chosen: str | None) -> str | None:
+    """A warning when today's environment is not the one the lock was made with: every
+    difference it brings would show up as a change."""
+    if not lock.exists:
+        return None
+    selected = project.environment(chosen)
+    name = selected.name if selected is not None else None
+    if name == lock.environment:
+        return None
+
+    def shown(env: str | None) -> str:
+        return f"--env {env}" if env else "no environment"
+
+    return (
+        f"warning: {lock.path.name} was made with {shown(lock.environment)}, this run uses "
+        f"{shown(name)}; bodies may differ for that reason alone"
+    )
+
+
 def lock_path(project: Project) -> Path:
     return project.root / project.lockfile
 

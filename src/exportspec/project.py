@@ -69,11 +69,11 @@ def find_project_file(start: Path) -> Path | None:
 
 
 def load_project(start: Path) -> Project:
-    """The project governing `start`; an empty default project when there is no file."""
+    """The project governing `start`; without a file, a default project in the working
+    folder (so `lock specs/` and `plan` agree on where exportspec.lock is)."""
     path = find_project_file(start)
     if path is None:
-        root = start.resolve()
-        return Project(root=root if root.is_dir() else root.parent)
+        return Project(root=Path.cwd())
     from exportspec.loader import LoadError, load_document
     from exportspec.schemas import PROJECT_SCHEMA, validator
     from exportspec.validation import schema_diagnostics

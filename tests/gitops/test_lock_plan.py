@@ -136,3 +136,27 @@ def test_lock_refuses_invalid_specs_and_keeps_the_old_lock(tree: Path, run_cli: 
     assert result.exit_code == 1
     assert "missing required key 'export'" in result.stderr
     assert (tree / "exportspec.lock").read_bytes() == before
+
+
+def test_without_a_project_file_the_lock_is_in_the_working_folder(
+    tree: Path, run_cli: RunCli
+) -> None:
+    (tree / "exportspec.toml").unlink()
+    result = run_cli(["lock", "specs/"])
+    assert result.exit_code == 0, result.explain()
+    assert (tree / "exportspec.lock").is_file()
+    assert not (tree / "specs" / "exportspec.lock").exists()
+    result = run_cli(["validate", "--locked", "specs/"])
+    assert result.exit_code == 0, result.explain()
+    result = run_cli(["plan", "--detailed-exitcode", "specs/"])
+    assert result.exit_code == 0, result.explain()
+
+
+def test_plan_warns_when_the_environment_is_not_the_locks(tree: Path, run_cli: RunCli) -> None:
+    _lock(run_cli)  # the default environment, staging
+    result = run_cli(["plan", "--env", "production"])
+    assert result.exit_code == 0, result.explain()
+    assert "made with --env staging, this run uses --env production" in result.stderr
+    result = run_cli(["validate", "--locked", "--env", "production"])
+    assert "made with --env staging" in result.stderr
+    assert "warning" not in run_cli(["plan", "--env", "staging"]).stderr

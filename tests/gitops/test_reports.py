@@ -62,8 +62,9 @@ def test_validate_github_annotations(tree: Path, run_cli: RunCli) -> None:
     _break(tree)
     result = run_cli(["validate", "--output-format", "github"])
     [annotation] = [line for line in result.stdout.splitlines() if line.startswith("::")]
-    assert annotation.startswith("::error file=")
-    assert ",line=5,col=10::'cvs' is not one of" in annotation
+    # Repository-relative, as GitHub needs to attach the annotation to the changed line.
+    assert annotation.startswith("::error file=specs/everyone.toml,line=5,col=10::")
+    assert "'cvs' is not one of" in annotation
 
 
 def test_validate_json_is_versioned_and_complete(tree: Path, run_cli: RunCli) -> None:

@@ -27,6 +27,8 @@ def _compile_all(
     var_assignments: tuple[str, ...],
     vars_files: tuple[Path, ...],
     now: str | None,
+    *,
+    warn_environment: bool = False,
 ) -> tuple[Any, Any, Any]:
     """Compile every spec; stop with exit 1 and the diagnostics if any is invalid."""
     from exportspec.lockfile import read_lock
@@ -34,6 +36,11 @@ def _compile_all(
 
     project = load_project_for(paths)
     lock = read_lock(project)
+    if warn_environment:
+        from exportspec.lockfile import environment_mismatch
+
+        if (warning := environment_mismatch(lock, project, environment)) is not None:
+            click.echo(warning, err=True)
     # The lock pins `now`, so time-dependent bodies do not drift between runs.
     inputs = build_render_inputs(
         var_assignments,
@@ -111,7 +118,9 @@ def plan(
         from exportspec.lockfile import compute_plan
         from exportspec.report import PLAN_REPORTER_BY_NAME
 
-        _, lock_, (results, _) = _compile_all(paths, environment, var_assignments, vars_files, now)
+        _, lock_, (results, _) = _compile_all(
+            paths, environment, var_assignments, vars_files, now, warn_environment=True
+        )
         result = compute_plan(results, lock_)
         PLAN_REPORTER_BY_NAME[output_format](result, sys.stdout)
         if detailed_exitcode and result.differs:

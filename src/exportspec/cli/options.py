@@ -100,6 +100,15 @@ def load_project_for(paths: Sequence[Path]) -> Any:
     return load_project(paths[0] if paths else Path.cwd())
 
 
+def _from_working_folder(path: Path) -> Path:
+    """`path` relative to the working folder when it lies below it, as diagnostics show it:
+    CI annotations (GitHub's `file=`) only attach to repository-relative paths."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def spec_paths(paths: Sequence[Path], project: Any) -> list[Path]:
     """PATH arguments, else the project's spec roots, else `specs/`; at least one spec file."""
     from exportspec.loader import iter_spec_files
@@ -107,7 +116,7 @@ def spec_paths(paths: Sequence[Path], project: Any) -> list[Path]:
     if paths:
         chosen = list(paths)
     elif project.file is not None:
-        chosen = [project.root / root for root in project.spec_roots]
+        chosen = [_from_working_folder(project.root / root) for root in project.spec_roots]
     else:
         chosen = [Path("specs")]
     missing = [p for p in chosen if not p.exists()]

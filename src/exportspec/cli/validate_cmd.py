@@ -58,10 +58,12 @@ def validate(
         project = load_project_for(paths)
         roots = spec_paths(paths, project)
         if locked:
-            from exportspec.lockfile import read_lock
+            from exportspec.lockfile import environment_mismatch, read_lock
 
             lock = read_lock(project)
             now = now or lock.now_text
+            if (warning := environment_mismatch(lock, project, environment)) is not None:
+                click.echo(warning, err=True)
         try:
             inputs = build_render_inputs(
                 var_assignments, vars_files, now, environment=environment, project=project
