@@ -514,8 +514,14 @@ def load_run_record(path: Path) -> StoredRun:
     )
 
 
-def format_dry_run(request: ExportRequest, settings: Settings, output: Path | None) -> str:
-    """The request as it would be sent (Authorization redacted) and an equivalent curl command."""
+def format_dry_run(
+    request: ExportRequest, settings: Settings, output: Path | None, *, sandbox: bool = False
+) -> str:
+    """The request as it would be sent (Authorization redacted) and an equivalent curl command.
+
+    With `sandbox`, the command targets `exportspec sandbox`, whose public credentials it
+    spells out; otherwise it reads them from the environment and never contains them.
+    """
     from exportspec.client import request_headers
 
     url = settings.export_url
@@ -524,15 +530,20 @@ def format_dry_run(request: ExportRequest, settings: Settings, output: Path | No
     lines = [f"POST {url}", *(f"{k}: {v}" for k, v in headers.items()), ""]
     lines.append(request.body.decode("utf-8"))
     lines.append("")
-    lines.append("# The same request with curl; credentials come from the environment:")
+    if sandbox:
+        lines.append("# The same request with curl, to a sandbox started by `exportspec sandbox`:")
+        auth = f"-u {shlex.quote(f'{settings.api_key_id}:{settings.api_secret}')}"
+    else:
+        lines.append("# The same request with curl; credentials come from the environment:")
+        auth = f'-u "${ENV_API_KEY_ID}:${ENV_API_SECRET}"'
     curl = [
         "curl -sS --fail --remove-on-error -X POST",
-        f'-u "${ENV_API_KEY_ID}:${ENV_API_SECRET}"',
+        auth,
         *(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in request_headers().items()),
         f"--data-binary {shlex.quote(request.body.decode('utf-8'))}",
     ]
     if output is not None:
-        curl.append(f"-o {shlex.quote(output.as_posix())}")
+        curl.append(f"--create-dirs -o {shlex.quote(output.as_posix())}")
     curl.append(_shell_url(url))
     lines.append(" \\\n  ".join(curl))
     if not settings.project_token:

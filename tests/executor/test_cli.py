@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import RunCli
 from tests.executor.conftest import (
     BASIC,
+    DATA,
     KEY_ID,
     SECRET,
     Reply,
@@ -41,7 +42,7 @@ def test_dry_run_prints_the_request_and_sends_nothing(
     assert body in lines
     assert '-u "$EXPORTSPEC_API_KEY_ID:$EXPORTSPEC_API_SECRET"' in result.stdout
     assert f"--data-binary '{body}'" in result.stdout
-    assert "-o exports/contacts.csv" in result.stdout
+    assert "--create-dirs -o exports/contacts.csv" in result.stdout
 
 
 def test_dry_run_curl_command_sends_the_same_bytes(
@@ -49,17 +50,28 @@ def test_dry_run_curl_command_sends_the_same_bytes(
 ) -> None:
     """The printed curl command, run by a shell, makes the request `run` would make."""
     result = run_cli(
-        ["run", str(spec), "--dry-run", "-o", "curl.csv", "--base-url", server.base_url]
+        ["run", str(spec), "--dry-run", "-o", "new/curl.csv", "--base-url", server.base_url]
     )
     assert result.exit_code == 0, result.explain()
     command = result.stdout.split("# The same request with curl", 1)[1].split("\n", 1)[1]
     env = subprocess_env(EXPORTSPEC_PROJECT_TOKEN="tok")
     subprocess.run(["sh", "-c", command], env=env, cwd=tmp_path, check=True, timeout=10)
-    assert (tmp_path / "curl.csv").read_bytes() == Reply().body
+    assert (tmp_path / "new" / "curl.csv").read_bytes() == Reply().body
     (seen,) = server.requests
     assert seen.path == "/data/v2/projects/tok/customers/export"
     assert seen.headers["Authorization"] == f"Basic {BASIC}"
     assert seen.body == run_cli(["compile", str(spec)]).stdout_bytes.rstrip(b"\n")
+
+
+def test_sandbox_dry_run_targets_the_sandbox_command_and_starts_nothing(run_cli: RunCli) -> None:
+    result = run_cli(["run", str(DATA / "csv.yaml"), "--sandbox", "--dry-run"])
+    assert result.exit_code == 0, result.explain()
+    assert result.stdout.startswith(
+        "POST http://127.0.0.1:8787/data/v2/projects/sandbox/customers/export\n"
+    )
+    assert "started by `exportspec sandbox`" in result.stdout
+    assert "-u sandbox:sandbox" in result.stdout
+    assert "sandbox serving" not in result.stderr
 
 
 def test_secrets_never_reach_output_records_or_errors(

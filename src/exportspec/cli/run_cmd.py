@@ -218,7 +218,8 @@ def _execute(
         quiet=quiet,
     ) as settings:
         if dry_run:
-            click.echo(submit.format_dry_run(request, settings, target), nl=False)
+            text = submit.format_dry_run(request, settings, target, sandbox=sandbox)
+            click.echo(text, nl=False)
             return
         progress = submit.Progress(None if quiet else stderr, live=stderr.isatty())
         result = submit.submit_export(
@@ -265,6 +266,22 @@ def _settings(
 
     ignored = {ENV_BASE_URL, ENV_PROJECT_TOKEN, ENV_API_KEY_ID, ENV_API_SECRET}
     environ: Mapping[str, str] = {k: v for k, v in os.environ.items() if k not in ignored}
+    if dry_run:
+        # Nothing is sent, so nothing is started: describe the request to a sandbox the
+        # user starts with `exportspec sandbox` (its default port and credentials).
+        from exportspec.sandbox import DEFAULT_PORT, Credentials
+
+        known = Credentials()
+        yield resolve_settings(
+            dataclasses.replace(
+                flags,
+                base_url=f"http://127.0.0.1:{DEFAULT_PORT}",
+                project_token=known.project_token,
+            ),
+            environ=environ,
+            credentials=(known.api_key_id, known.api_secret),
+        )
+        return
     with running_sandbox() as running:
         if not quiet:
             click.echo(f"exportspec: sandbox serving {running.base_url}", err=True)

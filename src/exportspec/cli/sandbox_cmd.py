@@ -74,7 +74,7 @@ def _check_fail(
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
-    default=8787,
+    default=8787,  # exportspec.sandbox.DEFAULT_PORT, without importing the server for --help
     show_default=True,
     help="Port to listen on; 0 picks a free one (the banner says which).",
 )

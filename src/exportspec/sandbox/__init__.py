@@ -29,11 +29,12 @@ from exportspec.errors import UsageError
 from exportspec.sandbox.datafile import DataFileError, load_data_file
 from exportspec.sandbox.faults import FaultPlan, FaultSpecError
 from exportspec.sandbox.model import Project
-from exportspec.sandbox.server import Credentials, SandboxHTTPServer, create_server
+from exportspec.sandbox.server import DEFAULT_PORT, Credentials, SandboxHTTPServer, create_server
 from exportspec.sandbox.synthetic import DEFAULT_CUSTOMERS, DEFAULT_SEED, synthetic_project
 
 __all__ = [
     "DEFAULT_CUSTOMERS",
+    "DEFAULT_PORT",
     "DEFAULT_SEED",
     "Credentials",
     "DataFileError",

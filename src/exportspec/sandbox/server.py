@@ -28,6 +28,8 @@ from exportspec.sandbox.model import Project
 EXPORT_PATH = re.compile(r"/data/v2/projects/(?P<token>[^/]+)/customers/export")
 #: Bodies larger than this are refused with 413; real export bodies are a few hundred bytes.
 MAX_BODY = 1024 * 1024
+#: Where `exportspec sandbox` listens unless told otherwise.
+DEFAULT_PORT = 8787
 
 
 @dataclass(frozen=True, slots=True)
