@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import RunCli
 from tests.executor.conftest import Reply, ScriptServer, copy_spec
 
@@ -92,3 +94,18 @@ def test_rerun_dry_run_shows_the_stored_body(
     assert result.exit_code == 0, result.explain()
     assert server.requests[0].body.decode() in result.stdout.splitlines()
     assert server.count == 1
+
+
+def test_rerun_of_a_sandbox_record_hints_at_sandbox(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = copy_spec("csv.yaml", tmp_path)
+    assert run_cli(["run", str(spec), "--sandbox", "-q"]).exit_code == 0
+    (record,) = tmp_path.rglob("*.run.json")
+    # That sandbox is gone: its port refuses the connection.
+    result = run_cli(["rerun", str(record), "-q", "--retries", "0"])
+    assert result.exit_code == 5, result.explain()
+    assert "add --sandbox to replay it" in result.stderr
+    result = run_cli(["rerun", str(record), "-q", "--sandbox"])
+    assert result.exit_code == 0, result.explain()

@@ -13,6 +13,7 @@ import click
 
 from exportspec.cli.boundary import error_boundary, print_diagnostics
 from exportspec.cli.options import build_render_inputs, load_project_for, render_options
+from exportspec.errors import TransientError
 
 if TYPE_CHECKING:
     from exportspec.settings import ConnectionFlags, Settings, SettingsLayer
@@ -170,7 +171,9 @@ def rerun(
 
     Nothing is re-rendered: the stored body is checked against its sha256 and sent to
     the stored URL, unless --base-url / --project-token say otherwise. A new run record
-    is written beside the output.
+    is written beside the output; with the default output, the new export and record
+    replace the old ones (the new record's `rerun_of` keeps the replayed record's
+    sha256, start time and output sha256). Pass -o to keep both.
     """
     with error_boundary():
         from exportspec.settings import SettingsLayer
@@ -183,15 +186,32 @@ def rerun(
         )
         fallback = Path("exports") / f"{stored.request.name}.{_suffix(stored.request)}"
         target = output or (Path(stored.output_path) if stored.output_path else fallback)
-        _execute(
-            stored.request,
-            target,
-            _flags(connection),
-            dry_run=dry_run,
-            sandbox=sandbox,
-            quiet=quiet,
-            pinned=pinned,
-        )
+        flags = _flags(connection)
+        try:
+            _execute(
+                stored.request,
+                target,
+                flags,
+                dry_run=dry_run,
+                sandbox=sandbox,
+                quiet=quiet,
+                pinned=pinned,
+            )
+        except TransientError as exc:
+            if sandbox or flags.base_url is not None or not _is_local(stored.base_url):
+                raise
+            raise TransientError(
+                f"{exc}\nhint: the record was made against {stored.base_url} on this machine "
+                "(a sandbox?); add --sandbox to replay it against a fresh one"
+            ) from None
+
+
+def _is_local(url: str | None) -> bool:
+    from urllib.parse import urlsplit
+
+    from exportspec.settings import is_loopback
+
+    return url is not None and is_loopback(urlsplit(url).hostname or "")
 
 
 def _execute(
