@@ -124,7 +124,13 @@ def environment_mismatch(lock: Lock, project: Project, chosen: str | None) -> st
 
 
 def lock_path(project: Project) -> Path:
-    return project.root / project.lockfile
+    """Where the project's lock is, relative to the working folder when below it (as
+    diagnostics and CI annotations show it)."""
+    path = project.root / project.lockfile
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -277,7 +283,7 @@ def stale_lock_results(results: list[SpecResult], lock: Lock, project: Project) 
         missing = Diagnostic(
             shown, "lock file not found: run `exportspec lock` and commit it", rule="lock-missing"
         )
-        return [*results, SpecResult(lock.path, None, (missing,))]
+        return [*results, SpecResult(lock.path, None, (missing,), kind="lock")]
     plan = compute_plan(results, lock)
     by_name = {e.name: e for e in plan.entries}
     updated: list[SpecResult] = []
@@ -308,7 +314,7 @@ def stale_lock_results(results: list[SpecResult], lock: Lock, project: Project) 
             f"locked spec(s) {names} no longer exist; run `exportspec lock` to update the lock",
             rule="lock-stale",
         )
-        updated.append(SpecResult(lock.path, None, (note,)))
+        updated.append(SpecResult(lock.path, None, (note,), kind="lock"))
     return updated
 
 

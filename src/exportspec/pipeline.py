@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from exportspec.compiler import compile_body
 from exportspec.errors import SpecInvalidError
@@ -23,6 +24,8 @@ class SpecResult:
     compiled: CompiledBody | None
     diagnostics: tuple[Diagnostic, ...]
     document: LoadedDocument | None = None
+    #: A report may also carry the lock or a --vars-file; summaries count only specs.
+    kind: Literal["spec", "lock", "vars-file"] = "spec"
 
     @property
     def ok(self) -> bool:

@@ -48,9 +48,10 @@ def format_diagnostic(d: Diagnostic, *, colour: bool = False) -> str:
 
 
 def _counts(results: Sequence[SpecResult]) -> tuple[int, int, int]:
+    """Errors and warnings in every file; invalid specs (the lock or a vars file is no spec)."""
     errors = sum(d.severity == "error" for r in results for d in r.diagnostics)
     warnings = sum(d.severity == "warning" for r in results for d in r.diagnostics)
-    invalid = sum(not r.ok for r in results)
+    invalid = sum(not r.ok for r in results if r.kind == "spec")
     return errors, warnings, invalid
 
 
@@ -60,9 +61,11 @@ def text_report(results: Sequence[SpecResult], stream: TextIO) -> None:
         for d in result.diagnostics:
             stream.write(format_diagnostic(d, colour=colour) + "\n")
     errors, warnings, invalid = _counts(results)
-    total = len(results)
-    if invalid:
-        summary = f"{errors} error(s) in {invalid} of {total} spec(s)"
+    total = sum(r.kind == "spec" for r in results)
+    others = [str(r.path) for r in results if r.kind != "spec" and not r.ok]
+    if invalid or others:
+        where = [f"{invalid} of {total} spec(s)"] if invalid or not others else []
+        summary = f"{errors} error(s) in " + " and ".join([*where, *others])
     else:
         summary = f"{total} spec(s) valid"
     if warnings:
@@ -74,9 +77,9 @@ def json_report(results: Sequence[SpecResult], stream: TextIO) -> None:
     errors, warnings, invalid = _counts(results)
     document = {
         "version": JSON_REPORT_VERSION,
-        "ok": invalid == 0,
+        "ok": all(r.ok for r in results),
         "summary": {
-            "specs": len(results),
+            "specs": sum(r.kind == "spec" for r in results),
             "invalid": invalid,
             "errors": errors,
             "warnings": warnings,
@@ -84,6 +87,7 @@ def json_report(results: Sequence[SpecResult], stream: TextIO) -> None:
         "specs": [
             {
                 "path": str(r.path),
+                "kind": r.kind,
                 "name": r.compiled.name if r.compiled else _name(r),
                 "ok": r.ok,
                 "body_sha256": r.compiled.sha256 if r.compiled else None,
@@ -131,10 +135,10 @@ def github_report(results: Sequence[SpecResult], stream: TextIO) -> None:
                 props += [f"line={d.position.line}", f"col={d.position.column}"]
             message = d.message + (f" (at {d.json_path_text})" if d.json_path else "")
             stream.write(f"::{d.severity} {','.join(props)}::{_escape_github(message)}\n")
-    text_summary = _counts(results)
+    errors, warnings, invalid = _counts(results)
+    checked = sum(r.kind == "spec" for r in results)
     stream.write(
-        f"{len(results)} spec(s) checked, {text_summary[2]} invalid, "
-        f"{text_summary[0]} error(s), {text_summary[1]} warning(s)\n"
+        f"{checked} spec(s) checked, {invalid} invalid, {errors} error(s), {warnings} warning(s)\n"
     )
 
 
@@ -142,7 +146,8 @@ def junit_report(results: Sequence[SpecResult], stream: TextIO) -> None:
     """JUnit XML: one test case per spec, failing with its errors."""
     from xml.etree import ElementTree as ET
 
-    _, _, invalid = _counts(results)
+    # One case per file, the lock or a vars file included: each can fail the build.
+    invalid = sum(not r.ok for r in results)
     suite = ET.Element(
         "testsuite",
         name="exportspec validate",

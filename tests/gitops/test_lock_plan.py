@@ -116,7 +116,13 @@ def test_plan_keeps_time_dependent_bodies_stable_with_the_pinned_now(
 def test_validate_locked(tree: Path, run_cli: RunCli) -> None:
     missing = run_cli(["validate", "--locked"])
     assert missing.exit_code == 1
-    assert "lock file not found" in missing.stdout
+    assert "exportspec.lock: error: lock file not found" in missing.stdout.splitlines()[0]
+    # The lock is no spec: three specs are valid, the error is in the lock.
+    assert missing.stdout.splitlines()[-1] == "1 error(s) in exportspec.lock"
+    report = json.loads(run_cli(["validate", "--locked", "--output-format", "json"]).stdout)
+    assert report["summary"] == {"specs": 3, "invalid": 0, "errors": 1, "warnings": 0}
+    assert report["ok"] is False
+    assert [s["kind"] for s in report["specs"]] == ["spec", "spec", "spec", "lock"]
     _lock(run_cli)
     assert run_cli(["validate", "--locked"]).exit_code == 0
     spec = tree / "specs" / "segment.yaml"

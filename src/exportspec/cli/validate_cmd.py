@@ -88,6 +88,8 @@ def _results_by_file(diagnostics: Sequence[Diagnostic]) -> list[SpecResult]:
 
     files = dict.fromkeys(d.file for d in diagnostics)
     return [
-        SpecResult(Path(file), None, tuple(d for d in diagnostics if d.file == file))
+        SpecResult(
+            Path(file), None, tuple(d for d in diagnostics if d.file == file), kind="vars-file"
+        )
         for file in files
     ]
