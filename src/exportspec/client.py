@@ -41,11 +41,12 @@ BACKOFF_MAX = 60.0
 MESSAGE_BYTES = 64 * 1024
 
 HINT_BY_STATUS = {
-    400: "the API rejected the body; `exportspec validate` checks a spec the way the API does",
+    400: "the API's message above says what it rejected; `exportspec validate` catches "
+    "structural problems, not ids (segmentations, aggregates, properties) the project lacks",
     401: f"check {ENV_API_KEY_ID} and {ENV_API_SECRET} "
     "(the key ID and secret of a private API group)",
     403: 'the API group needs the "GDPR > Export customers" permission, and the project '
-    f"token ({ENV_PROJECT_TOKEN}) must be the group's project",
+    "token must be the token of that group's project",
     404: f"check the project token ({ENV_PROJECT_TOKEN}) and the base URL",
 }
 

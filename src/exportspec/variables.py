@@ -113,7 +113,11 @@ def check_undeclared(inputs: RenderInputs, declared: set[str]) -> None:
             continue
         unknown = sorted(set(layer.values) - declared)
         if unknown:
-            hint = f"; declared: {', '.join(sorted(declared))}" if declared else ""
+            hint = (
+                f"; declared: {', '.join(sorted(declared))}"
+                if declared
+                else "; no spec declares any"
+            )
             names = ", ".join(repr(n) for n in unknown)
             raise UsageError(f"{layer.label} sets undeclared variable(s) {names}{hint}")
 

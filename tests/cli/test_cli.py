@@ -206,3 +206,16 @@ def test_a_broken_vars_file_is_in_the_machine_report(
         assert (diagnostic["line"], diagnostic["column"]) == (2, 1)
     if output_format == "github":
         assert "line=2,col=1" in result.stdout
+
+
+def test_schema_editor_and_body_exclude_each_other(run_cli: RunCli) -> None:
+    result = run_cli(["schema", "--editor", "--body"])
+    assert result.exit_code == 2
+    assert "exclude each other" in result.stderr
+
+
+def test_an_undeclared_var_says_when_nothing_is_declared(tmp_path: Path, run_cli: RunCli) -> None:
+    spec = _write(tmp_path, "a.yaml", VALID)
+    result = run_cli(["compile", str(spec), "--var", "segment=1"])
+    assert result.exit_code == 2
+    assert "undeclared variable(s) 'segment'; no spec declares any" in result.stderr

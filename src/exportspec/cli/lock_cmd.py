@@ -92,7 +92,7 @@ def lock(
 @click.command()
 @_paths_argument
 @render_options
-@output_format_option
+@output_format_option(text="a readable diff per spec (+ added, - removed, > renamed, ~ changed)")
 @click.option(
     "--detailed-exitcode",
     is_flag=True,

@@ -39,20 +39,27 @@ def render_options(function: F) -> F:
         "--env",
         "environment",
         metavar="NAME",
-        help="Environment from exportspec.toml: its vars (below --vars-file) and connection.",
+        help="Environment from exportspec.toml whose vars apply (below --vars-file; `run` "
+        "also takes its base_url and project_token) [default: the project's "
+        "default_environment].",
     )(function)
     return function
 
 
-def output_format_option(function: F) -> F:
-    return click.option(
-        "--output-format",
-        type=click.Choice(OUTPUT_FORMATS),
-        default="text",
-        show_default=True,
-        help="text: PATH:LINE:COLUMN lines; json: one versioned document; github: Actions "
-        "annotations; junit: JUnit XML; sarif: SARIF 2.1.0 for code scanning.",
-    )(function)
+def output_format_option(*, text: str) -> Callable[[F], F]:
+    """--output-format; `text` says what the text form of this command looks like."""
+
+    def decorate(function: F) -> F:
+        return click.option(
+            "--output-format",
+            type=click.Choice(OUTPUT_FORMATS),
+            default="text",
+            show_default=True,
+            help=f"text: {text}; json: one versioned document; github: Actions annotations; "
+            "junit: JUnit XML; sarif: SARIF 2.1.0 for code scanning.",
+        )(function)
+
+    return decorate
 
 
 def build_render_inputs(

@@ -35,5 +35,9 @@ def schema(editor: bool, body: bool) -> None:
     with error_boundary():
         from exportspec.editor_schema import body_schema, spec_schema
 
+        if editor and body:
+            raise click.UsageError(
+                "--editor and --body exclude each other: --editor is for spec files"
+            )
         document = body_schema() if body else spec_schema(editor=editor)
         click.echo(json.dumps(document, indent=2, ensure_ascii=False))

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @render_options
-@output_format_option
+@output_format_option(text="PATH:LINE:COLUMN: error: MESSAGE lines and a summary")
 @click.option(
     "--locked",
     is_flag=True,
