@@ -9,7 +9,7 @@ import requests
 
 from exportspec.errors import ConfigError, UsageError
 from exportspec.sandbox import running_sandbox
-from exportspec.sandbox.server import is_loopback
+from exportspec.settings import is_loopback
 
 from .conftest import post
 

@@ -6,7 +6,6 @@ import base64
 import binascii
 import contextlib
 import hmac
-import ipaddress
 import json
 import re
 import socket
@@ -24,6 +23,7 @@ from exportspec.errors import ConfigError, UsageError
 from exportspec.sandbox.export import BodyError, parse_request, render
 from exportspec.sandbox.faults import STATUS_KINDS, Fault, FaultPlan
 from exportspec.sandbox.model import Project
+from exportspec.settings import is_loopback
 
 EXPORT_PATH = re.compile(r"/data/v2/projects/(?P<token>[^/]+)/customers/export")
 #: Bodies larger than this are refused with 413; real export bodies are a few hundred bytes.
@@ -47,16 +47,6 @@ class _Response:
     chunks: Iterator[bytes]
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
-
-
-def is_loopback(host: str) -> bool:
-    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
