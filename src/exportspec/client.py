@@ -11,10 +11,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.client
-import json
 import math
 import random
+import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,11 +26,14 @@ from typing import Any, Self
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
+from urllib3.exceptions import InvalidHeader, MaxRetryError
+from urllib3.exceptions import SSLError as Urllib3SSLError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
 from exportspec import __version__
 from exportspec.errors import ConfigError, RefusedError, TransientError
+from exportspec.jsontext import StrictJsonError, loads_strict
 from exportspec.settings import ENV_API_KEY_ID, ENV_API_SECRET, ENV_PROJECT_TOKEN, Settings
 
 #: requests' default `iter_content()` chunk is 1 byte (50 min per GiB); 1 MiB measured fastest.
@@ -39,6 +43,8 @@ USER_AGENT = f"exportspec/{__version__}"
 BACKOFF_MAX = 60.0
 #: Enough of an error body to show its message; the rest is not read.
 MESSAGE_BYTES = 64 * 1024
+MAX_MESSAGES = 20
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 HINT_BY_STATUS = {
     400: "the API's message above says what it rejected; `exportspec validate` catches "
@@ -69,12 +75,13 @@ def request_headers() -> dict[str, str]:
 def api_messages(body: bytes) -> list[str]:
     """The API's own error text in every documented shape: error, errors (list or dict), message.
 
-    Falls back to the body as text when it is not JSON (a proxy's HTML or plain text).
+    Falls back to the body as text when it is not JSON (a proxy's HTML or plain text). Each
+    message is one printable line of bounded length: server text must not drive the terminal.
     """
     text = body.decode("utf-8", "replace").strip()
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = loads_strict(text)
+    except StrictJsonError:
         data = None
     messages: list[str] = []
     if isinstance(data, dict):
@@ -93,16 +100,38 @@ def api_messages(body: bytes) -> list[str]:
         if data.get("message"):
             messages.append(str(data["message"]))
     if not messages and text and not (isinstance(data, dict) and "success" in data):
-        collapsed = " ".join(text.split())
-        messages.append(collapsed if len(collapsed) <= 500 else collapsed[:500] + "...")
-    return messages
+        messages.append(text)
+    shown = [_one_line(message) for message in messages[:MAX_MESSAGES]]
+    if len(messages) > MAX_MESSAGES:
+        shown.append(f"... and {len(messages) - MAX_MESSAGES} more")
+    return shown
 
 
-def refusal(status: int, reason: str, body: bytes, *, success_false: bool = False) -> RefusedError:
-    """The error for a refused request: status, the API's messages and a hint."""
+def _one_line(text: str) -> str:
+    """`text` with control characters and runs of whitespace collapsed, at most 500 characters."""
+    collapsed = " ".join(_CONTROL_RE.sub(" ", text).split())
+    return collapsed if len(collapsed) <= 500 else collapsed[:500] + "..."
+
+
+def refusal(
+    status: int,
+    reason: str,
+    body: bytes,
+    *,
+    success_false: bool = False,
+    scrub: Callable[[str], str] = lambda text: text,
+) -> RefusedError:
+    """The error for a refused request: status, the API's messages and a hint.
+
+    `scrub` masks secrets in what the server sent; our own hint text is left as written.
+    """
     messages = api_messages(body) or ["(no message in the response)"]
-    what = "HTTP 200 with success: false" if success_false else f"HTTP {status} {reason}".strip()
-    text = f"the API refused the request ({what}): " + "; ".join(messages)
+    what = (
+        "HTTP 200 with success: false"
+        if success_false
+        else f"HTTP {status} {_one_line(reason)}".strip()
+    )
+    text = scrub(f"the API refused the request ({what}): " + "; ".join(messages))
     hint = HINT_BY_STATUS.get(status)
     return RefusedError(f"{text}\nhint: {hint}" if hint else text)
 
@@ -129,10 +158,20 @@ class ExportRetry(Retry):
         value = self.backoff_factor * 2.0 ** (errors - 1) + random.random() * self.backoff_jitter
         return float(max(0.0, min(self.backoff_max, value)))
 
+    def increment(self, *args: Any, **kw: Any) -> Self:
+        error = kw.get("error")
+        if isinstance(error, Urllib3SSLError) and _is_certificate_error(error):
+            # A certificate that fails verification will fail again: no retries.
+            raise MaxRetryError(kw.get("_pool"), kw.get("url") or "", error) from error  # type: ignore[arg-type]
+        return super().increment(*args, **kw)
+
     def sleep(self, response: BaseHTTPResponse | None = None) -> None:
         wait: float | None = None
         if self.respect_retry_after_header and response is not None:
-            wait = self.get_retry_after(response)
+            try:
+                wait = self.get_retry_after(response)
+            except InvalidHeader:  # "-5", "1.5", "soon": fall back to the backoff curve
+                wait = None
         if not wait:  # Retry-After: 0 counts as absent, as in urllib3
             wait = self.get_backoff_time()
         if self.deadline is not None and time.monotonic() + wait > self.deadline:
@@ -143,6 +182,18 @@ class ExportRetry(Retry):
             self.notify(f"{what}; retrying in {wait:.1f} s")
         if wait > 0:
             time.sleep(wait)
+
+
+def _is_certificate_error(error: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        nested = current.args[0] if current.args else None
+        current = nested if isinstance(nested, BaseException) else current.__cause__
+    return "CERTIFICATE_VERIFY_FAILED" in str(error)
 
 
 def backoff_seconds(settings: Settings, failures: int) -> float:
@@ -277,6 +328,8 @@ class ExportClient:
         except _DeadlineError:
             raise self._deadline_error() from None
         except requests.exceptions.RequestException as exc:
+            if isinstance(exc, requests.exceptions.SSLError) and _is_certificate_error(exc):
+                raise self._certificate_error(exc, url) from None
             self.check_deadline()
             raise TransientError(
                 f"the export failed after {max_attempts} attempt(s); the last one: "
@@ -288,6 +341,13 @@ class ExportClient:
         with self._lock:
             self._current = response
         return ExportResponse(response, self, made)
+
+    def _certificate_error(self, exc: BaseException, url: str) -> ConfigError:
+        return ConfigError(
+            f"the server's TLS certificate failed verification ({url}): "
+            f"{self._scrub(_describe(exc))}\nhint: check the base URL; behind a proxy that "
+            "re-signs TLS, point REQUESTS_CA_BUNDLE at its CA certificate"
+        )
 
     def check_deadline(self) -> None:
         """Raise TransientError when the overall deadline has passed."""
@@ -303,7 +363,7 @@ class ExportClient:
 
     def success_false(self, body: bytes) -> RefusedError:
         """The refusal for an HTTP 200 whose body says `"success": false`."""
-        return RefusedError(self._scrub(str(refusal(200, "", body, success_false=True))))
+        return refusal(200, "", body, success_false=True, scrub=self._scrub)
 
     def scrub(self, text: str) -> str:
         """`text` with the secret and the Authorization value masked (for server-sent text)."""
@@ -318,18 +378,23 @@ class ExportClient:
         reason = response.reason or ""
         if status in TRANSIENT_STATUSES or status >= 500:
             messages = "; ".join(api_messages(body))
+            got = self._scrub(
+                f"HTTP {status} {_one_line(reason)}".rstrip()
+                + (f": {messages}" if messages else "")
+            )
             raise TransientError(
-                f"the export failed after {attempts} attempt(s); the last one got "
-                f"HTTP {status} {reason}".rstrip()
-                + (f": {self._scrub(messages)}" if messages else "")
+                f"the export failed after {attempts} attempt(s); the last one got {got}"
             )
         if 300 <= status < 400:
-            location = response.headers.get("Location", "?")
-            raise RefusedError(
-                f"the server answered HTTP {status} {reason}, a redirect to {location}, for "
-                f"{url}\nhint: check the base URL (use the final address, not a redirecting one)"
+            got = self._scrub(
+                f"HTTP {status} {_one_line(reason)}, a redirect to "
+                + _one_line(response.headers.get("Location", "?"))
             )
-        raise RefusedError(self._scrub(str(refusal(status, reason, body))))
+            raise RefusedError(
+                f"the server answered {got}, for {url}\n"
+                "hint: check the base URL (use the final address, not a redirecting one)"
+            )
+        raise refusal(status, reason, body, scrub=self._scrub)
 
     def _expire(self) -> None:
         self._expired.set()
@@ -347,17 +412,26 @@ class ExportClient:
     def _scrub(self, text: str) -> str:
         key, secret = self._settings.api_key_id or "", self._settings.api_secret or ""
         token = base64.b64encode(f"{key}:{secret}".encode()).decode()
-        for value in (token, secret):
+        # Longest first, so a key ID inside the Authorization value cannot break its masking.
+        # A key ID is an identifier, not a secret: masked where it is long enough to be unique.
+        for value in sorted((token, secret, key if len(key) >= 8 else ""), key=len, reverse=True):
             if value:
                 text = text.replace(value, "***")
         return text
 
 
 def _read_some(response: requests.Response) -> bytes:
+    """Up to MESSAGE_BYTES of the body; one read() may return less than asked."""
+    data = bytearray()
     try:
-        return response.raw.read(MESSAGE_BYTES, decode_content=True) or b""
+        while len(data) < MESSAGE_BYTES:
+            piece = response.raw.read(MESSAGE_BYTES - len(data), decode_content=True)
+            if not piece:
+                break
+            data += piece
     except (Urllib3HTTPError, OSError, http.client.HTTPException):
-        return b""
+        pass  # show what arrived
+    return bytes(data)
 
 
 def _shutdown(response: requests.Response) -> None:

@@ -87,6 +87,10 @@ class JsonBodyError(ValueError):
     """The JSON body is not one complete JSON document."""
 
 
+def _reject_constant(name: str) -> Any:
+    raise JsonBodyError(f"the body is not valid JSON ({name} is not a JSON value)")
+
+
 class JsonRowCounter:
     """Rows of a `table_json` (`rows`) or `native_json` (`data`) body, parsed incrementally.
 
@@ -99,7 +103,7 @@ class JsonRowCounter:
     ROW_KEYS = ("rows", "data")
 
     def __init__(self) -> None:
-        self._decoder = json.JSONDecoder()
+        self._decoder = json.JSONDecoder(parse_constant=_reject_constant)
         self._utf8 = codecs.getincrementaldecoder("utf-8")()
         self._buffer = ""
         self._state = "start"
@@ -133,6 +137,8 @@ class JsonRowCounter:
             if final or len(self._buffer) - pos > _JSON_VALUE_MAX:
                 raise JsonBodyError(f"the body is not valid JSON ({exc.msg})") from None
             return None
+        except RecursionError:
+            raise JsonBodyError("the body is not valid JSON (nested too deeply)") from None
         # In JSON a value is followed by whitespace or , ] } -- anything else (or nothing yet)
         # means it may go on in the next chunk: "2." + "5" must not count as a row `2`.
         if not final and (end == len(self._buffer) or self._buffer[end] not in _JSON_AFTER_VALUE):
@@ -153,8 +159,10 @@ class JsonRowCounter:
             if cut <= pos:
                 return None
             try:
-                items = json.loads("[" + buffer[pos : cut + 2] + "0]")
-            except ValueError:
+                items = json.loads(
+                    "[" + buffer[pos : cut + 2] + "0]", parse_constant=_reject_constant
+                )
+            except (ValueError, RecursionError):  # the row-by-row path reports it
                 end = cut
                 continue
             return len(items) - 1, cut + 2

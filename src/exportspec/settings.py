@@ -29,6 +29,10 @@ DEFAULT_RETRIES = 4
 DEFAULT_BACKOFF_FACTOR = 1.0
 #: Cap on a server's Retry-After, so a misconfigured proxy cannot park a run for hours.
 DEFAULT_RETRY_AFTER_MAX = 300.0
+#: Upper bound for any duration setting: a week. Beyond it a value is a typo, and sockets and
+#: timers overflow on values like 1e300.
+MAX_SECONDS = 7 * 24 * 3600.0
+MAX_RETRIES = 100
 
 ENV_BASE_URL = "EXPORTSPEC_BASE_URL"
 ENV_PROJECT_TOKEN = "EXPORTSPEC_PROJECT_TOKEN"
@@ -168,7 +172,7 @@ def resolve_settings(
             flags.timeout, env, ENV_TIMEOUT, DEFAULT_READ_TIMEOUT, float, positive=True
         ),
         deadline=_number(flags.deadline, env, ENV_DEADLINE, None, float, positive=True),
-        retries=_number(flags.retries, env, ENV_RETRIES, DEFAULT_RETRIES, int),
+        retries=_number(flags.retries, env, ENV_RETRIES, DEFAULT_RETRIES, int, most=MAX_RETRIES),
         backoff_factor=_number(None, env, ENV_BACKOFF_FACTOR, DEFAULT_BACKOFF_FACTOR, float),
         retry_after_max=_number(None, env, ENV_RETRY_AFTER_MAX, DEFAULT_RETRY_AFTER_MAX, float),
     )
@@ -186,18 +190,22 @@ def is_loopback(host: str) -> bool:
 
 def _check_base_url(url: str, source: str) -> str:
     where = "" if source == "default" else f" (from {source})"
-    parts = urlsplit(url.strip())
-    if "@" in parts.netloc:
+    # Checked on the raw text, before any parsing: "user:secret@host" without "//" parses
+    # as a path, and any message below would echo it.
+    if "@" in url:
         # Never echo it: the user part may hold a secret.
         raise ConfigError(
             f"the base URL{where} contains credentials; remove them and set "
             f"{ENV_API_KEY_ID} and {ENV_API_SECRET} instead"
         )
     hint = "expected something like https://api.exponea.com"
+    parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"the base URL {url!r}{where} is not an http(s) URL; {hint}")
     host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
     try:
+        if parts.netloc.endswith(":"):  # urlsplit reads "host:" as no port at all
+            raise ValueError
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise ConfigError(f"the base URL {url!r}{where} has an invalid port; {hint}") from None
@@ -217,7 +225,8 @@ def _check_token(token: str | None, source: str) -> str | None:
     if token is None:
         return None
     token = token.strip()
-    if not _TOKEN_RE.fullmatch(token):
+    # "." and ".." are valid characters but would walk the URL path out of the project.
+    if not _TOKEN_RE.fullmatch(token) or not token.strip("."):
         raise ConfigError(
             f"the project token from {source} is empty or has characters a project token "
             "cannot have (letters, digits, '-', '_', '.', '~' only); copy it from "
@@ -260,6 +269,7 @@ def _number(
     kind: Callable[[str], T],
     *,
     positive: bool = False,
+    most: float = MAX_SECONDS,
 ) -> T:
     """A flag (already range-checked by click), else an environment variable checked here."""
     if flag_value is not None:
@@ -273,7 +283,7 @@ def _number(
     except ValueError:
         raise ConfigError(f"{env_name}={text!r} is not {what}") from None
     number = float(value)  # type: ignore[arg-type]
-    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+    if not math.isfinite(number) or number < 0 or (positive and number == 0) or number > most:
         bound = "more than 0" if positive else "0 or more"
-        raise ConfigError(f"{env_name}={text!r} must be {what}, {bound}")
+        raise ConfigError(f"{env_name}={text!r} must be {what}, {bound} and at most {most:g}")
     return value

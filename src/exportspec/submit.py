@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
 
 from exportspec import __version__
 from exportspec.errors import SpecInvalidError, TransientError
+from exportspec.jsontext import StrictJsonError, loads_strict
 from exportspec.models import CompiledBody, Diagnostic
 from exportspec.output import (
     AtomicFile,
@@ -408,8 +409,8 @@ def _check_small_body(body: bytes, client: ExportClient) -> None:
     if not body.lstrip().startswith(b"{"):
         return
     try:
-        data = json.loads(body)
-    except ValueError:
+        data = loads_strict(body)
+    except StrictJsonError:
         return
     if isinstance(data, dict) and data.get("success") is False:
         raise client.success_false(body)
@@ -468,18 +469,19 @@ def load_run_record(path: Path) -> StoredRun:
         return SpecInvalidError([Diagnostic(str(path), message, rule="run-record")])
 
     try:
-        data = json.loads(path.read_bytes())
+        data = loads_strict(path.read_bytes())
     except OSError as exc:
         raise invalid(f"cannot read the run record: {exc.strerror}") from None
-    except ValueError as exc:
+    except StrictJsonError as exc:
         raise invalid(f"not a run record: invalid JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("request"), dict):
         raise invalid("not a run record: no `request` object")
-    if data.get("record_version") != RECORD_VERSION:
-        raise invalid(f"unsupported record_version {data.get('record_version')!r}")
+    version = data.get("record_version")
+    if type(version) is not int or version != RECORD_VERSION:  # `true == 1` in Python
+        raise invalid(f"unsupported record_version {version!r}")
     stored = data["request"]
-    if "body" not in stored or not isinstance(stored.get("body_sha256"), str):
-        raise invalid("the run record has no request body or body_sha256")
+    if not isinstance(stored.get("body"), dict) or not isinstance(stored.get("body_sha256"), str):
+        raise invalid("the run record has no request body object or body_sha256")
     body = canonical_json(stored["body"])
     sha256 = hashlib.sha256(body).hexdigest()
     if sha256 != stored["body_sha256"]:
@@ -487,30 +489,44 @@ def load_run_record(path: Path) -> StoredRun:
             f"the stored body's sha256 is {sha256}, the record says "
             f"{stored['body_sha256']}: the record was edited or damaged"
         )
-    spec: dict[str, Any] = data["spec"] if isinstance(data.get("spec"), dict) else {}
-    output: dict[str, Any] = data["output"] if isinstance(data.get("output"), dict) else {}
-    body_format = stored["body"].get("format") if isinstance(stored["body"], dict) else None
+
+    def section(key: str) -> dict[str, Any]:
+        value = data.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise invalid(f"`{key}` must be an object in a run record")
+        return value
+
+    def text(where: dict[str, Any], key: str, label: str) -> str | None:
+        value = where.get(key)
+        if value is not None and not isinstance(value, str):
+            raise invalid(f"`{label}` must be a string in a run record")
+        return value
+
+    spec, output, variables = section("spec"), section("output"), section("variables")
+    body_format = stored["body"].get("format")
     request = ExportRequest(
         body=body,
         body_sha256=sha256,
         export_format=str(body_format or "csv"),
-        name=str(spec.get("name") or path.name.removesuffix(RECORD_SUFFIX)),
-        spec_path=spec.get("path"),
-        spec_sha256=spec.get("sha256"),
-        variables=data.get("variables") or {},
-        now=data.get("now"),
+        name=text(spec, "name", "spec.name") or path.name.removesuffix(RECORD_SUFFIX),
+        spec_path=text(spec, "path", "spec.path"),
+        spec_sha256=text(spec, "sha256", "spec.sha256"),
+        variables=variables,
+        now=text(data, "now", "now"),
         rerun_of={
             "record": path.as_posix(),
             "record_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-            "started_at": data.get("started_at"),
-            "output_sha256": output.get("sha256"),
+            "started_at": text(data, "started_at", "started_at"),
+            "output_sha256": text(output, "sha256", "output.sha256"),
         },
     )
     return StoredRun(
         request=request,
-        base_url=stored.get("base_url"),
-        project_token=stored.get("project_token"),
-        output_path=output.get("path"),
+        base_url=text(stored, "base_url", "request.base_url"),
+        project_token=text(stored, "project_token", "request.project_token"),
+        output_path=text(output, "path", "output.path"),
     )
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from exportspec.errors import SpecInvalidError, UsageError
+from exportspec.jsontext import StrictJsonError, loads_strict
 from exportspec.models import Diagnostic, JsonPath, LoadedDocument, Position
 
 
@@ -225,9 +226,10 @@ def convert_cli_value(text: str, declared_type: Any) -> Any:
         raise ValueError(f"{text!r} is not a boolean (use true or false)")
     if declared_type in ("array", "object"):
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{text!r} is not a JSON {declared_type}: {exc.msg}") from None
+            return loads_strict(text)
+        except StrictJsonError as exc:
+            shown = text if len(text) <= 60 else text[:60] + "..."
+            raise ValueError(f"{shown!r} is not a JSON {declared_type}: {exc}") from None
     return text
 
 

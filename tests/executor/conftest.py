@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -49,6 +50,7 @@ class Reply:
     delay: float = 0.0  # before the status line
     interval: float = 0.0
     drip: int = 1
+    reason: str | None = None  # the status line's phrase; None: the standard one
 
 
 @dataclass
@@ -60,7 +62,7 @@ class Seen:
 
 
 class ScriptServer:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.replies: list[Reply] = [Reply()]
         self.requests: list[Seen] = []
         self.stop = threading.Event()
@@ -83,11 +85,13 @@ class ScriptServer:
                     server.answer(self, reply)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.httpd.daemon_threads = True
         # A client hanging up mid-answer is what several tests do on purpose: stay quiet.
         self.httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self.port = self.httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -104,7 +108,7 @@ class ScriptServer:
         if reply.delay and self.stop.wait(reply.delay):
             return
         body, out = reply.body, handler.wfile
-        handler.send_response(reply.status)
+        handler.send_response(reply.status, reply.reason)
         for name, value in reply.headers.items():
             handler.send_header(name, value)
         if reply.mode in ("chunked", "chunked-unterminated"):

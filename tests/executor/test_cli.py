@@ -161,6 +161,9 @@ def test_exportspec_toml_environment_supplies_url_and_token(
         ["--retries", "-1"],
         ["--timeout", "0"],
         ["--deadline", "soon"],
+        ["--timeout", "nan"],
+        ["--connect-timeout", "inf"],
+        ["--deadline", "1e300"],
         ["--sandbox", "--base-url", "http://127.0.0.1:1"],
     ],
 )

@@ -74,7 +74,11 @@ def test_csv_counter_examples() -> None:
 
 
 JSON_VALUE = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=5),
     lambda inner: (
         st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=2)
     ),
@@ -104,7 +108,17 @@ def test_json_counter_matches_json_loads(
 
 
 def test_json_counter_rejects_incomplete_and_trailing_data() -> None:
-    for data in (b'{"rows": [[1], [2]', b'{"rows": []} x', b"not json", b'{"rows": [1 2]}'):
+    deep = b'{"rows": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}"
+    for data in (
+        b'{"rows": [[1], [2]',
+        b'{"rows": []} x',
+        b"not json",
+        b'{"rows": [1 2]}',
+        b'{"rows": [NaN]}',
+        b'{"rows": [[1, Infinity], [2]]}',
+        b'{"rows": [1], "fields": -Infinity}',
+        deep,
+    ):
         counter = JsonRowCounter()
         try:
             counter.feed(data)

@@ -109,3 +109,46 @@ def test_rerun_of_a_sandbox_record_hints_at_sandbox(
     assert "add --sandbox to replay it" in result.stderr
     result = run_cli(["rerun", str(record), "-q", "--sandbox"])
     assert result.exit_code == 0, result.explain()
+
+
+BAD_RECORDS = Path(__file__).parent / "data" / "bad-records"
+EXPECTED = json.loads((BAD_RECORDS / "expected.json").read_text())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_malformed_records_are_named_errors(run_cli: RunCli, tmp_path: Path, name: str) -> None:
+    record = tmp_path / f"{name}.run.json"
+    record.write_bytes((BAD_RECORDS / record.name).read_bytes())
+    result = run_cli(["rerun", str(record), "--dry-run"])
+    assert result.exit_code == 1, result.explain()
+    assert f"{record}: error: " in result.stderr
+    assert EXPECTED[name] in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_every_bad_record_file_has_an_expectation() -> None:
+    assert sorted(p.name.removesuffix(".run.json") for p in BAD_RECORDS.glob("*.run.json")) == (
+        sorted(EXPECTED)
+    )
+
+
+def test_deeply_nested_record_is_an_error(run_cli: RunCli, tmp_path: Path) -> None:
+    record = tmp_path / "deep.run.json"
+    record.write_text('{"request": {"body": ' + "[" * 100_000 + "]" * 100_000 + "}}")
+    result = run_cli(["rerun", str(record), "--dry-run"])
+    assert result.exit_code == 1, result.explain()
+    assert "nested too deeply" in result.stderr
+
+
+def test_rerun_writes_beside_the_record_wherever_it_is_started(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = first_run(run_cli, server, tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    server.script(Reply(body=b"id\n9\n"))
+    result = run_cli(["rerun", str(record), "-q"])
+    assert result.exit_code == 0, result.explain()
+    assert (tmp_path / "out" / "with-output-3.csv").read_bytes() == b"id\n9\n"
+    assert list(elsewhere.iterdir()) == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import socket
+import ssl
 import time
 from pathlib import Path
 
@@ -14,6 +16,9 @@ from exportspec import __version__
 from tests.conftest import RunCli
 from tests.executor.conftest import (
     BASIC,
+    DATA,
+    KEY_ID,
+    SECRET,
     Reply,
     ScriptServer,
     assert_no_secret,
@@ -171,6 +176,17 @@ def test_retry_after_http_date_is_capped(
     assert code == 0, stderr
     gap = server.requests[1].at - server.requests[0].at
     assert 0.95 <= gap < 3  # an hour asked, the 1 s cap applied
+
+
+@pytest.mark.parametrize("retry_after", ["-5", "1.5", "soon", ""])
+def test_invalid_retry_after_falls_back_to_the_backoff(
+    run_cli: RunCli, server: ScriptServer, spec: Path, retry_after: str
+) -> None:
+    server.script(Reply(503, b"busy", {"Retry-After": retry_after}), Reply())
+    code, stderr = run(run_cli, server, str(spec))
+    assert code == 0, stderr
+    assert server.count == 2
+    assert server.requests[1].at - server.requests[0].at < 5
 
 
 def test_503_then_success(run_cli: RunCli, server: ScriptServer, spec: Path) -> None:
@@ -375,6 +391,71 @@ def test_redirect_is_refused_not_followed(
     assert code == 4
     assert server.count == 1
     assert "redirect to https://elsewhere.example/" in stderr
+
+
+def test_certificate_failure_is_a_configuration_error_not_retried(
+    run_cli: RunCli, spec: Path
+) -> None:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(DATA / "selfsigned.pem", DATA / "selfsigned.key")
+    accepted: list[object] = []
+    tls_server = ScriptServer(tls=context)
+    original_get_request = tls_server.httpd.get_request
+
+    def counting_get_request() -> tuple[socket.socket, object]:
+        accepted.append(None)
+        return original_get_request()
+
+    tls_server.httpd.get_request = counting_get_request  # type: ignore[method-assign]
+    try:
+        code, stderr = run(run_cli, tls_server, str(spec), "--retries", "3")
+    finally:
+        tls_server.close()
+    assert code == 3, stderr
+    assert "certificate failed verification" in stderr and "REQUESTS_CA_BUNDLE" in stderr
+    assert len(accepted) == 1  # no retries
+    assert tls_server.count == 0
+
+
+SECRET_ECHOES = {
+    "reason phrase": Reply(503, reason=f"Busy {SECRET} {BASIC}"),
+    "refusal reason": Reply(400, reason=f"Bad {SECRET}", body=b"nope"),
+    "redirect target": Reply(302, b"", {"Location": f"https://{KEY_ID}:{SECRET}@x.example/"}),
+    "refusal body": Reply(401, json.dumps({"error": f"key {KEY_ID} secret {SECRET}"}).encode()),
+}
+
+
+@pytest.mark.parametrize("reply", SECRET_ECHOES.values(), ids=SECRET_ECHOES.keys())
+def test_server_text_echoing_credentials_is_masked(
+    run_cli: RunCli, server: ScriptServer, spec: Path, reply: Reply
+) -> None:
+    server.script(reply)
+    code, stderr = run(run_cli, server, str(spec), "--retries", "0")  # run() checks secrets
+    assert code in (4, 5), stderr
+    assert KEY_ID not in stderr
+    assert "***" in stderr
+
+
+def test_short_secret_does_not_mangle_our_hints(
+    run_cli: RunCli, server: ScriptServer, spec: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXPORTSPEC_API_SECRET", "e")
+    server.script(Reply(401, b'{"error": "Access key not found"}'))
+    result = run_cli(["run", str(spec), "--base-url", server.base_url, "--project-token", "t"])
+    assert result.exit_code == 4
+    assert "hint: check EXPORTSPEC_API_KEY_ID and EXPORTSPEC_API_SECRET" in result.stderr
+
+
+def test_server_text_cannot_drive_the_terminal(
+    run_cli: RunCli, server: ScriptServer, spec: Path
+) -> None:
+    errors = [f"\x1b[2J\x1b]0;pwned\x07line {n}\rover" + "x" * 900 for n in range(50)]
+    server.script(Reply(400, json.dumps({"errors": errors}).encode()))
+    code, stderr = run(run_cli, server, str(spec))
+    assert code == 4
+    assert "\x1b" not in stderr and "\x07" not in stderr and "\r" not in stderr
+    assert "... and 30 more" in stderr
+    assert len(stderr) < 20 * 600  # each message cut at 500 characters
 
 
 # --- output ----------------------------------------------------------------------------

@@ -72,6 +72,11 @@ def test_numbers_from_flags_and_env() -> None:
         ("EXPORTSPEC_RETRIES", "-1"),
         ("EXPORTSPEC_RETRIES", "2.5"),
         ("EXPORTSPEC_BACKOFF_FACTOR", "nan"),
+        ("EXPORTSPEC_TIMEOUT", "inf"),
+        ("EXPORTSPEC_DEADLINE", "1e300"),
+        ("EXPORTSPEC_CONNECT_TIMEOUT", "9999999999"),
+        ("EXPORTSPEC_RETRIES", "1000000"),
+        ("EXPORTSPEC_RETRY_AFTER_MAX", "-inf"),
     ],
 )
 def test_bad_numbers_in_env_name_the_variable(name: str, value: str) -> None:
@@ -105,6 +110,7 @@ def test_dry_run_needs_neither_token_nor_credentials() -> None:
         ("api.exponea.com", "not an http(s) URL"),
         ("https://", "not an http(s) URL"),
         ("https://api.example:99999", "invalid port"),
+        ("http://127.0.0.1:", "invalid port"),
         ("https://bad host", "invalid host"),
         ("https://api.example/?x=1", "query or fragment"),
         ("http://api.exponea.com", "plain http:// to a non-loopback host"),
@@ -124,14 +130,18 @@ def test_plain_http_is_fine_on_loopback(url: str) -> None:
     assert resolve(ConnectionFlags(base_url=url)).base_url == url
 
 
-def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:
+@pytest.mark.parametrize(
+    "url",
+    ["https://kid:hush-hush@api.example", "kid:hush-hush@api.example", "ftp://kid:hush-hush@x"],
+)
+def test_credentials_in_the_url_are_refused_without_echoing_them(url: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        resolve(ConnectionFlags(base_url="https://kid:hush-hush@api.example"))
+        resolve(ConnectionFlags(base_url=url))
     assert "hush-hush" not in str(caught.value)
     assert "--base-url" in str(caught.value)
 
 
-@pytest.mark.parametrize("token", ["", "a/b", "tok en", "x?y"])
+@pytest.mark.parametrize("token", ["", "a/b", "tok en", "x?y", ".", "..", "..."])
 def test_bad_project_token(token: str) -> None:
     with pytest.raises(ConfigError, match="--project-token"):
         resolve(ConnectionFlags(project_token=token))

@@ -17,12 +17,25 @@ from exportspec.errors import TransientError
 
 if TYPE_CHECKING:
     from exportspec.settings import ConnectionFlags, Settings, SettingsLayer
-    from exportspec.submit import ExportRequest
+    from exportspec.submit import ExportRequest, StoredRun
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _OUTPUT_TYPE = click.Path(dir_okay=False, allow_dash=True, path_type=Path)
+
+
 _SECONDS = click.FloatRange(min=0, min_open=True)
+
+
+def _finite_seconds(
+    ctx: click.Context, param: click.Parameter, value: float | None
+) -> float | None:
+    """Refuse what FloatRange lets through: nan, inf, and durations too long to be meant."""
+    from exportspec.settings import MAX_SECONDS
+
+    if value is not None and not value <= MAX_SECONDS:  # also true for nan
+        raise click.BadParameter(f"{value} is not a number of seconds up to {MAX_SECONDS:g}")
+    return value
 
 
 def connection_options(function: F) -> F:
@@ -41,6 +54,7 @@ def connection_options(function: F) -> F:
         click.option(
             "--timeout",
             type=_SECONDS,
+            callback=_finite_seconds,
             metavar="S",
             help="Longest silence between bytes, first byte included "
             "[env EXPORTSPEC_TIMEOUT; default 600].",
@@ -48,18 +62,20 @@ def connection_options(function: F) -> F:
         click.option(
             "--connect-timeout",
             type=_SECONDS,
+            callback=_finite_seconds,
             metavar="S",
             help="Seconds to connect [env EXPORTSPEC_CONNECT_TIMEOUT; default 10].",
         ),
         click.option(
             "--deadline",
             type=_SECONDS,
+            callback=_finite_seconds,
             metavar="S",
             help="Give up after S seconds in all, retries included [env EXPORTSPEC_DEADLINE].",
         ),
         click.option(
             "--retries",
-            type=click.IntRange(0, 100),
+            type=click.IntRange(0, 100),  # settings.MAX_RETRIES
             metavar="N",
             help="Retries after the first attempt, for 429/5xx, network errors and broken "
             "transfers [env EXPORTSPEC_RETRIES; default 4].",
@@ -171,9 +187,10 @@ def rerun(
 
     Nothing is re-rendered: the stored body is checked against its sha256 and sent to
     the stored URL, unless --base-url / --project-token say otherwise. A new run record
-    is written beside the output; with the default output, the new export and record
-    replace the old ones (the new record's `rerun_of` keeps the replayed record's
-    sha256, start time and output sha256). Pass -o to keep both.
+    is written beside the output. The default output is the recorded file beside RECORD,
+    wherever rerun is started: the new export and record replace the old ones (the new
+    record's `rerun_of` keeps the replayed record's sha256, start time and output
+    sha256). Pass -o to keep both.
     """
     with error_boundary():
         from exportspec.settings import SettingsLayer
@@ -184,8 +201,7 @@ def rerun(
             f"run record {record}",
             {"base_url": stored.base_url, "project_token": stored.project_token},
         )
-        fallback = Path("exports") / f"{stored.request.name}.{_suffix(stored.request)}"
-        target = output or (Path(stored.output_path) if stored.output_path else fallback)
+        target = output or _default_rerun_output(record, stored)
         flags = _flags(connection)
         try:
             _execute(
@@ -204,6 +220,20 @@ def rerun(
                 f"{exc}\nhint: the record was made against {stored.base_url} on this machine "
                 "(a sandbox?); add --sandbox to replay it against a fresh one"
             ) from None
+
+
+def _default_rerun_output(record: Path, stored: StoredRun) -> Path:
+    """Beside the record, under the recorded file name: the record sits beside its output,
+    and the recorded path was relative to wherever that run was started."""
+    from exportspec.submit import RECORD_SUFFIX
+
+    if stored.output_path:
+        name = Path(stored.output_path).name
+        if name not in ("", ".", ".."):
+            return record.parent / name
+    if record.name.endswith(RECORD_SUFFIX) and len(record.name) > len(RECORD_SUFFIX):
+        return record.with_name(record.name.removesuffix(RECORD_SUFFIX))
+    return record.parent / f"{record.stem}.{_suffix(stored.request)}"
 
 
 def _is_local(url: str | None) -> bool:

@@ -1,0 +1,31 @@
+"""Strict JSON reading for everything we did not write ourselves in this process.
+
+Python's `json` accepts `NaN` and `Infinity` (not JSON, and not representable in a body) and
+raises RecursionError, not ValueError, on deeply nested input. Callers get one ValueError.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class StrictJsonError(ValueError):
+    """Not strict JSON: invalid, NaN/Infinity, or nested too deeply."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise StrictJsonError(f"{name} is not a JSON value")
+
+
+def loads_strict(text: str | bytes, **hooks: Any) -> Any:
+    """`json.loads`, refusing NaN/Infinity and turning deep nesting into a ValueError."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant, **hooks)
+    except RecursionError:
+        raise StrictJsonError("nested too deeply") from None
+    except StrictJsonError:
+        raise
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise StrictJsonError(message) from None
