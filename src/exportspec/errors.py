@@ -21,6 +21,10 @@ class ExitCode(enum.IntEnum):
     TRANSIENT = 5
     PLAN_CHANGED = 6
     INTERRUPTED = 130
+    #: The reader of stdout went away (128 + SIGPIPE, as for any Unix tool).
+    BROKEN_PIPE = 141
+    #: Stopped by SIGTERM (128 + 15).
+    TERMINATED = 143
 
 
 class ExportspecError(Exception):

@@ -1,4 +1,4 @@
-"""Behaviour that needs a real process: Ctrl-C mid-download, and streaming to stdout."""
+"""Behaviour that needs a real process: signals mid-download, and streaming to stdout."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.executor.conftest import (
     Reply,
@@ -20,8 +22,19 @@ from tests.executor.conftest import (
 BIG = b"id,email\n" + b"".join(b"%d,user%d@example.com\n" % (i, i) for i in range(20000))
 
 
-def test_ctrl_c_mid_download_leaves_no_partial_file_and_exits_130(
-    server: ScriptServer, spec: Path, tmp_path: Path
+def _default_signals() -> None:
+    """In the child: default SIGINT handling, even when pytest was started with it ignored
+    (`nohup`, some CI runners): Python installs its Ctrl-C handler only over SIG_DFL."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [(signal.SIGINT, 130, b"Interrupted."), (signal.SIGTERM, 143, b"Terminated.")],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_signal_mid_download_leaves_no_partial_file(
+    server: ScriptServer, spec: Path, tmp_path: Path, signum: int, code: int, said: bytes
 ) -> None:
     older = tmp_path / "out.csv"
     older.write_bytes(b"older complete export\n")
@@ -30,6 +43,7 @@ def test_ctrl_c_mid_download_leaves_no_partial_file_and_exits_130(
         python_cmd("run", str(spec), "-o", "out.csv", "--base-url", server.base_url,
                    "--project-token", "t"),
         cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=_default_signals,  # noqa: PLW1509 - it only calls signal.signal
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 10
@@ -37,11 +51,12 @@ def test_ctrl_c_mid_download_leaves_no_partial_file_and_exits_130(
             time.sleep(0.02)
         time.sleep(0.3)  # some bytes are in the temporary file now
         assert leftovers(tmp_path), "the download never started"
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=10)
     finally:
         process.kill()
-    assert process.returncode == 130, stderr.decode()
+    assert process.returncode == code, stderr.decode()
+    assert said in stderr
     assert b"Traceback" not in stderr
     assert_no_secret(stdout, stderr)
     assert leftovers(tmp_path) == []

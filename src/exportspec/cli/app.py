@@ -78,5 +78,6 @@ def main() -> None:
     export to disk. Try it without an account: `exportspec run specs/all-customers.yaml --sandbox`.
 
     Exit codes: 0 ok, 1 invalid spec, 2 usage, 3 configuration, 4 refused by the API,
-    5 transient failure after retries, 6 plan found changes, 130 interrupted.
+    5 transient failure after retries, 6 plan found changes, 130 interrupted,
+    141 stdout reader left, 143 terminated.
     """

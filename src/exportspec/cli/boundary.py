@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -22,11 +25,32 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
         click.echo(format_diagnostic(diagnostic, colour=colour), err=True)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so cleanup (temporary files) runs as for Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_as_exception() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (CliRunner in a worker thread)
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 @contextmanager
 def error_boundary() -> Iterator[None]:
     """Map exceptions to exit codes; `EXPORTSPEC_DEBUG=1` re-raises for a traceback."""
     try:
-        yield
+        with _sigterm_as_exception():
+            yield
     except SpecInvalidError as exc:
         print_diagnostics(exc.diagnostics)
         raise SystemExit(ExitCode.SPEC_INVALID) from None
@@ -36,10 +60,16 @@ def error_boundary() -> Iterator[None]:
         print_diagnostics(getattr(exc, "diagnostics", ()))
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(exc.exit_code) from None
+    except Terminated:
+        click.echo("Terminated.", err=True)
+        raise SystemExit(ExitCode.TERMINATED) from None
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         raise SystemExit(ExitCode.INTERRUPTED) from None
     except BrokenPipeError:
-        # `exportspec compile x | head`: the reader left; that is not an error.
-        sys.stderr.close()
-        raise SystemExit(ExitCode.OK) from None
+        # `exportspec validate | head`: the reader left. End quietly, as a Unix tool killed
+        # by SIGPIPE would, but never with 0: the output (and maybe a failure) went unread.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # the exit-time flush must not fail again
+        raise SystemExit(ExitCode.BROKEN_PIPE) from None

@@ -49,12 +49,12 @@ def compile_(
         print_diagnostics(result.diagnostics)
         assert result.compiled is not None
         body = result.compiled.body
-        if str(output) == "-":
-            # Exactly the bytes `run` sends (and the lock hashes), so `| sha256sum` and
-            # `| curl --data-binary @-` agree; a newline only to keep a terminal prompt tidy.
-            sys.stdout.buffer.write(body + b"\n" if sys.stdout.isatty() else body)
-            sys.stdout.flush()
-        else:
-            from exportspec.output import write_file
+        from exportspec.output import write_file, writing_stdout
 
+        if str(output) == "-":
+            with writing_stdout():
+                # Exactly the bytes `run` sends (and the lock hashes), so `| sha256sum` and
+                # `| curl --data-binary @-` agree; a newline only to keep a terminal tidy.
+                sys.stdout.buffer.write(body + b"\n" if sys.stdout.isatty() else body)
+        else:
             write_file(output, body)

@@ -14,6 +14,7 @@ import click
 from exportspec.cli.boundary import error_boundary, print_diagnostics
 from exportspec.cli.options import build_render_inputs, load_project_for, render_options
 from exportspec.errors import TransientError
+from exportspec.output import writing_stdout
 
 if TYPE_CHECKING:
     from exportspec.settings import ConnectionFlags, Settings, SettingsLayer
@@ -269,16 +270,18 @@ def _execute(
     ) as settings:
         if dry_run:
             text = submit.format_dry_run(request, settings, target, sandbox=sandbox)
-            click.echo(text, nl=False)
+            with writing_stdout():
+                click.echo(text, nl=False)
             return
         progress = submit.Progress(None if quiet else stderr, live=stderr.isatty())
-        result = submit.submit_export(
-            request,
-            settings,
-            target,
-            progress=progress,
-            stdout=sys.stdout.buffer,
-        )
+        with writing_stdout():
+            result = submit.submit_export(
+                request,
+                settings,
+                target,
+                progress=progress,
+                stdout=None if target is not None else sys.stdout.buffer,
+            )
     record = submit.write_run_record(result) if target is not None else None
     if not quiet:
         click.echo(submit.format_summary(result, record), err=True)

@@ -7,6 +7,7 @@ import json
 import click
 
 from exportspec.cli.boundary import error_boundary
+from exportspec.output import writing_stdout
 
 
 @click.command()
@@ -40,4 +41,5 @@ def schema(editor: bool, body: bool) -> None:
                 "--editor and --body exclude each other: --editor is for spec files"
             )
         document = body_schema() if body else spec_schema(editor=editor)
-        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        with writing_stdout():
+            click.echo(json.dumps(document, indent=2, ensure_ascii=False))

@@ -19,6 +19,7 @@ from exportspec.cli.options import (
 )
 from exportspec.errors import ExitCode, SpecInvalidError
 from exportspec.models import Diagnostic
+from exportspec.output import writing_stdout
 
 if TYPE_CHECKING:
     from exportspec.pipeline import SpecResult
@@ -70,14 +71,16 @@ def validate(
             )
         except SpecInvalidError as exc:
             # A broken --vars-file belongs in the report CI reads, not only on stderr.
-            REPORTER_BY_NAME[output_format](_results_by_file(exc.diagnostics), sys.stdout)
+            with writing_stdout():
+                REPORTER_BY_NAME[output_format](_results_by_file(exc.diagnostics), sys.stdout)
             raise SystemExit(ExitCode.SPEC_INVALID) from None
         results = check_specs(roots, inputs)
         if locked:
             from exportspec.lockfile import stale_lock_results
 
             results = stale_lock_results(results, lock, project)
-        REPORTER_BY_NAME[output_format](results, sys.stdout)
+        with writing_stdout():
+            REPORTER_BY_NAME[output_format](results, sys.stdout)
         if not all(r.ok for r in results):
             raise SystemExit(ExitCode.SPEC_INVALID)
 
