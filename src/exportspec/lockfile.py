@@ -7,8 +7,10 @@ up as changes every day: `plan` renders with the lock's `now` unless `--now` is 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any, Literal
 
 from exportspec import __version__
 from exportspec.errors import ConfigError
+from exportspec.loader import MAX_DEPTH
 from exportspec.models import Diagnostic, JsonPath, Position, format_json_path
 from exportspec.pipeline import SpecResult
 from exportspec.project import Project
@@ -141,33 +144,191 @@ def _relative(path: Path, root: Path) -> str:
 
 
 def read_lock(project: Project) -> Lock:
-    """Read the project's lock file; an absent file is an empty lock."""
+    """Read the project's lock file; an absent file is an empty lock.
+
+    Every field is checked: a hand-edited or half-merged lock is a configuration error
+    naming the file and the field, never a traceback or a silently wrong plan.
+    """
     path = lock_path(project)
     if not path.exists():
         return Lock(path, exists=False)
+    data = _parse_lock_json(path)
+    return _lock_from_json(path, data)
+
+
+class _LockFieldError(Exception):
+    """One bad field of the lock file: where (a JSON path) and what is wrong."""
+
+    def __init__(self, where: JsonPath, problem: str) -> None:
+        super().__init__(problem)
+        self.where = where
+        self.problem = problem
+
+
+def _lock_error(path: Path | str, problem: str) -> ConfigError:
+    return ConfigError(
+        f"{path}: {problem}; fix it, or delete it and run `exportspec lock` to write it again"
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    # json accepts NaN and Infinity, which are not JSON and never equal themselves.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # A botched merge can leave one spec twice; json.loads would quietly keep the last.
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _parse_lock_json(path: Path) -> Any:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("lock_version") != LOCK_VERSION:
-            raise ConfigError(
-                f"{path}: lock_version {data.get('lock_version')!r} is not {LOCK_VERSION}; "
-                "run `exportspec lock` with this version"
-            )
-        entries = {
-            name: LockEntry(
-                name,
-                entry["path"],
-                entry["spec_sha256"],
-                entry["body_sha256"],
-                entry["body"],
-                entry.get("variables", {}),
-            )
-            for name, entry in data["specs"].items()
-        }
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ConfigError(
-            f"{path} is not a readable lock file ({exc}); run `exportspec lock`"
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the lock file: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise _lock_error(
+            f"{path}:{line}:{column}", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})"
         ) from None
-    return Lock(path, True, data.get("now"), data.get("environment"), entries)
+    if "\n<<<<<<< " in f"\n{text}":
+        raise _lock_error(path, "it holds git merge conflict markers")
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise _lock_error(
+            f"{path}:{exc.lineno}:{exc.colno}", f"not valid JSON ({exc.msg})"
+        ) from None
+    except RecursionError:
+        raise _lock_error(path, f"nesting is deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:  # our hooks, and json's cap on the digits of an integer
+        raise _lock_error(path, f"not valid JSON ({exc})") from None
+
+
+def _lock_from_json(path: Path, data: Any) -> Lock:
+    try:
+        top = _mapping(data, ())
+        version = top.get("lock_version")
+        # `true == 1` in Python: check the type, not only the value.
+        if type(version) is not int or version != LOCK_VERSION:
+            raise _LockFieldError(
+                ("lock_version",),
+                f"must be {LOCK_VERSION}, not {_shown(version)}: this exportspec reads lock "
+                f"format {LOCK_VERSION} only",
+            )
+        for key in ("tool_version", "schema_sha256"):
+            if key in top and not isinstance(top[key], str):
+                raise _LockFieldError((key,), f"must be a string, not {_kind(top[key])}")
+        environment = top.get("environment")
+        if environment is not None and not (isinstance(environment, str) and environment):
+            raise _LockFieldError(
+                ("environment",), f"must be an environment name or null, not {_kind(environment)}"
+            )
+        now = _lock_now(top.get("now"))
+        specs = _mapping(_required(top, "specs", ()), ("specs",))
+        entries = {name: _lock_entry(name, entry) for name, entry in specs.items()}
+    except _LockFieldError as exc:
+        field_ = format_json_path(exc.where) if exc.where else "the top level"
+        raise _lock_error(path, f"{field_} {exc.problem}") from None
+    return Lock(path, True, now, environment, entries)
+
+
+def _lock_now(value: Any) -> str | None:
+    """The pinned moment: an ISO 8601 string, as `--now` takes it."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            dt.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return value
+    raise _LockFieldError(
+        ("now",), f'must be an ISO 8601 date-time like "2026-01-31T00:00:00Z", not {_shown(value)}'
+    )
+
+
+def _lock_entry(name: str, entry: Any) -> LockEntry:
+    where: JsonPath = ("specs", name)
+    if not _SPEC_NAME.fullmatch(name):
+        raise _LockFieldError(where, "is not a spec name (lower-case letters, digits, '_' and '-')")
+    fields = _mapping(entry, where)
+    spec_path = _required(fields, "path", where)
+    if not isinstance(spec_path, str) or not spec_path:
+        raise _LockFieldError((*where, "path"), f"must be a file path, not {_kind(spec_path)}")
+    digests = {}
+    for key in ("spec_sha256", "body_sha256"):
+        digest = _required(fields, key, where)
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            raise _LockFieldError(
+                (*where, key), f"must be a sha256 digest (64 hex digits), not {_shown(digest)}"
+            )
+        digests[key] = digest
+    body = _mapping(_required(fields, "body", where), (*where, "body"))
+    variables = _mapping(_required(fields, "variables", where), (*where, "variables"))
+    for key, value in (("body", body), ("variables", variables)):
+        if _depth(value) > MAX_DEPTH:
+            raise _LockFieldError((*where, key), f"is nested deeper than {MAX_DEPTH} levels")
+    return LockEntry(
+        name, spec_path, digests["spec_sha256"], digests["body_sha256"], body, variables
+    )
+
+
+_SPEC_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _mapping(value: Any, where: JsonPath) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _LockFieldError(where, f"must be a JSON object, not {_kind(value)}")
+    return value
+
+
+def _required(fields: Mapping[str, Any], key: str, where: JsonPath) -> Any:
+    if key not in fields:
+        raise _LockFieldError((*where, key), "is missing")
+    return fields[key]
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth, without recursion (the diff that walks it later does recurse)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack += [(v, depth + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, depth + 1) for v in item]
+    return deepest
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    """A short JSON spelling of a bad value (the lock holds no secrets)."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else _kind(value)
 
 
 def build_lock(
@@ -254,14 +415,17 @@ def compute_plan(results: Sequence[SpecResult], lock: Lock) -> Plan:
         variable_changes = tuple(diff_values(dict(old.variables), dict(compiled.variables)))
         if old_name is not None:
             status: Status = "renamed"
-        elif body_changes or old.body_sha256 != compiled.sha256:
+        elif body_changes or old.body_sha256 != compiled.sha256 or old.path != path:
+            # A moved file is a change too: the lock names the old path, and `lock` rewrites it.
             status = "changed"
         else:
             status = "unchanged"
         entries.append(
             PlanEntry(status, name, path, old_name, old.path, body_changes, variable_changes)
         )
-    entries += [PlanEntry("removed", name, e.path) for name, e in sorted(gone.items())]
+    entries += [
+        PlanEntry("removed", name, e.path, None, e.path) for name, e in sorted(gone.items())
+    ]
     return Plan(tuple(entries))
 
 
@@ -300,6 +464,9 @@ def stale_lock_results(results: list[SpecResult], lock: Lock, project: Project) 
             "renamed": f"spec was renamed from {entry.old_name!r} since {lock.path.name}",
             "changed": f"compiled body differs from {lock.path.name}",
         }[entry.status]
+        if entry.status == "changed" and entry.old_path != entry.path:
+            moved = f"spec moved from {entry.old_path} since {lock.path.name}"
+            what = f"{moved} and its compiled body differs" if entry.body_changes else moved
         message = f"{what}{f' ({detail})' if detail else ''}; run `exportspec lock` to update it"
         position = result.document.source_map.value_position(("name",)) if result.document else None
         stale = Diagnostic(

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from exportspec.errors import ConfigError
-from exportspec.models import Diagnostic, LoadedDocument
+from exportspec.errors import ConfigError, UsageError
+from exportspec.models import Diagnostic, JsonPath, LoadedDocument
 
 PROJECT_FILE = "exportspec.toml"
 DEFAULT_LOCKFILE = "exportspec.lock"
+
+#: The `propertyNames` pattern of `environments` in schemas/project.schema.json, and its words.
+ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+ENVIRONMENT_NAME_RULE = "use letters, digits, '_', '.' and '-', starting with a letter or digit"
+#: Keys whose values may be secrets: a schema error shows where, never the value.
+_SECRET_KEY = re.compile(r"token|secret|passw|api_?key|key_?id|credential|auth", re.IGNORECASE)
 
 
 class ProjectFileError(ConfigError):
@@ -46,6 +54,9 @@ class Project:
 
     def environment(self, name: str | None) -> Environment | None:
         """The selected environment (`--env`, else the default); unknown names are errors."""
+        if name is not None and not ENVIRONMENT_NAME.fullmatch(name):
+            # `--env ''` must not quietly fall back to the default environment.
+            raise UsageError(f"--env {name!r} is not an environment name: {ENVIRONMENT_NAME_RULE}")
         chosen = name or self.default_environment
         if chosen is None:
             return None
@@ -76,15 +87,19 @@ def load_project(start: Path) -> Project:
         return Project(root=Path.cwd())
     from exportspec.loader import LoadError, load_document
     from exportspec.schemas import PROJECT_SCHEMA, validator
-    from exportspec.validation import schema_diagnostics
+    from exportspec.validation import schema_diagnostics, sort_diagnostics
 
     try:
         document = load_document(path)
     except LoadError as exc:
         raise ProjectFileError([exc.diagnostic]) from None
-    problems = schema_diagnostics(validator(PROJECT_SCHEMA), document, document.data)
+    problems = [
+        _without_secrets(d, document)
+        for d in schema_diagnostics(validator(PROJECT_SCHEMA), document, document.data)
+    ]
+    problems += _token_problems(document)
     if problems:
-        raise ProjectFileError(problems)
+        raise ProjectFileError(sort_diagnostics(problems))
     data = document.data
     settings = data.get("project", {})
     environments = {
@@ -103,3 +118,69 @@ def load_project(start: Path) -> Project:
     if project.default_environment is not None:
         project.environment(None)  # an unknown default is an error now, not at first use
     return project
+
+
+def _value_at(data: Any, path: JsonPath) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _without_secrets(diagnostic: Diagnostic, document: LoadedDocument) -> Diagnostic:
+    """The schema's message, minus any value that may be a secret; with the right rule for
+    environment names (the generic message states the variable-name rule)."""
+    path = diagnostic.json_path
+    message = diagnostic.message
+    if diagnostic.rule == "bad-key" and len(path) == 2 and path[0] == "environments":
+        message = f"environment name {path[1]!r} is not allowed: {ENVIRONMENT_NAME_RULE}"
+    elif diagnostic.rule == "unknown-key" and _SECRET_KEY.search(str(path[-1] if path else "")):
+        message += (
+            "; credentials never go in exportspec.toml: set EXPORTSPEC_API_KEY_ID and "
+            "EXPORTSPEC_API_SECRET in the environment"
+        )
+    else:
+        value = _value_at(document.data, path)
+        text = json.dumps(value, ensure_ascii=False, default=str)
+        secret = any(_SECRET_KEY.search(str(part)) for part in path) or (
+            "@" in text  # user:password@host in a URL
+        )
+        hidden = "the value (not shown: it may be a secret)"
+        if secret and value is not None:
+            for shown in (repr(value), text):
+                if message.startswith(shown):
+                    message = hidden + message[len(shown) :]
+                    break
+            else:
+                if text.strip('"') in message or repr(value) in message:
+                    message = f"{hidden} is not valid here"
+    return replace(diagnostic, message=message)
+
+
+def _token_problems(document: LoadedDocument) -> list[Diagnostic]:
+    """Project tokens the API could not take; the value itself is not shown."""
+    from exportspec.settings import PROJECT_TOKEN_RULE, is_project_token
+
+    environments = document.data.get("environments")
+    if not isinstance(environments, dict):
+        return []
+    problems = []
+    for name, env in environments.items():
+        token = env.get("project_token") if isinstance(env, dict) else None
+        if not isinstance(token, str) or not token.strip():
+            continue  # the schema reports those
+        if is_project_token(token.strip()):
+            continue
+        path = ("environments", name, "project_token")
+        problems.append(
+            Diagnostic(
+                str(document.path),
+                f"environment {name!r}: project_token is not valid: {PROJECT_TOKEN_RULE}",
+                document.source_map.value_position(path),
+                path,
+                rule="project-token",
+            )
+        )
+    return problems

@@ -221,17 +221,25 @@ def _check_base_url(url: str, source: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
 
 
+#: What `is_project_token` checks, in words.
+PROJECT_TOKEN_RULE = (
+    "a project token has only letters, digits, '-', '_', '.' and '~' and is not '.' or '..'; "
+    "copy it from Project settings > Access management > API"
+)
+
+
+def is_project_token(token: str) -> bool:
+    """Whether `token` can be a path segment of the export URL."""
+    # "." and ".." are valid characters but would walk the URL path out of the project.
+    return bool(_TOKEN_RE.fullmatch(token)) and bool(token.strip("."))
+
+
 def _check_token(token: str | None, source: str) -> str | None:
     if token is None:
         return None
     token = token.strip()
-    # "." and ".." are valid characters but would walk the URL path out of the project.
-    if not _TOKEN_RE.fullmatch(token) or not token.strip("."):
-        raise ConfigError(
-            f"the project token from {source} is empty or has characters a project token "
-            "cannot have (letters, digits, '-', '_', '.', '~' only); copy it from "
-            "Project settings > Access management > API"
-        )
+    if not is_project_token(token):
+        raise ConfigError(f"the project token from {source} is not valid: {PROJECT_TOKEN_RULE}")
     return token
 
 

@@ -166,3 +166,43 @@ def test_plan_warns_when_the_environment_is_not_the_locks(tree: Path, run_cli: R
     result = run_cli(["validate", "--locked", "--env", "production"])
     assert "made with --env staging" in result.stderr
     assert "warning" not in run_cli(["plan", "--env", "staging"]).stderr
+
+
+def test_a_moved_spec_is_a_change_in_plan_and_validate_locked(tree: Path, run_cli: RunCli) -> None:
+    _lock(run_cli)
+    (tree / "specs" / "nightly").mkdir()
+    (tree / "specs" / "daily.yaml").rename(tree / "specs" / "nightly" / "daily.yaml")
+    code, plan = _plan(run_cli)
+    assert code == 6
+    entry = next(s for s in plan["specs"] if s["name"] == "daily")
+    assert (entry["status"], entry["path"], entry["old_path"]) == (
+        "changed",
+        "specs/nightly/daily.yaml",
+        "specs/daily.yaml",
+    )
+    assert entry["body_changes"] == [] and plan["summary"]["changed"] == 1
+    stale = run_cli(["validate", "--locked"])
+    assert stale.exit_code == 1
+    assert (
+        "specs/nightly/daily.yaml:2:7: error: spec moved from specs/daily.yaml since "
+        "exportspec.lock; run `exportspec lock` to update it"
+    ) in stale.stdout
+    _lock(run_cli)
+    assert _plan(run_cli)[0] == 0
+
+
+def test_the_github_annotation_of_a_removed_spec_is_on_the_lock(
+    tree: Path, run_cli: RunCli
+) -> None:
+    _lock(run_cli)
+    (tree / "specs" / "daily.yaml").unlink()
+    result = run_cli(["plan", "--output-format", "github"])
+    assert result.exit_code == 0, result.explain()
+    (notice,) = [line for line in result.stdout.splitlines() if line.startswith("::notice")]
+    assert notice == (
+        "::notice file=exportspec.lock,line=1,col=1::"
+        "exportspec plan: daily (specs/daily.yaml): removed"
+    )
+    _, plan = _plan(run_cli)
+    removed = next(s for s in plan["specs"] if s["name"] == "daily")
+    assert (removed["path"], removed["old_path"]) == ("specs/daily.yaml", "specs/daily.yaml")

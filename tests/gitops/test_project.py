@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from exportspec.project import ENVIRONMENT_NAME
 from tests.conftest import RunCli
 from tests.gitops.conftest import DATA
 
@@ -92,3 +95,74 @@ def test_environment_value_failing_a_declaration_points_into_the_project_file(
     assert diagnostics[0]["file"].endswith("exportspec.toml")
     assert (diagnostics[0]["line"], diagnostics[0]["column"]) == (10, 11)
     assert "environment 'staging'" in diagnostics[0]["message"]
+
+
+@pytest.mark.parametrize("token", [".", "..", "a/b", "a\\\\b", " ../x "])
+def test_a_project_token_that_would_walk_the_url_path_is_refused(
+    token: str, tree: Path, run_cli: RunCli
+) -> None:
+    text = (tree / "exportspec.toml").read_text()
+    (tree / "exportspec.toml").write_text(text.replace('"staging-token"', f'"{token}"'))
+    result = run_cli(["validate"])
+    assert result.exit_code == 3, result.explain()
+    assert (
+        "exportspec.toml:7:17: error: environment 'staging': project_token is not valid: "
+        "a project token has only letters, digits, '-', '_', '.' and '~' and is not '.' or '..'"
+    ) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name", ["", "a b", "-x", ".", "../staging"])
+def test_an_env_flag_that_is_no_environment_name_states_the_rule(
+    name: str, tree: Path, run_cli: RunCli
+) -> None:
+    result = run_cli(["validate", "--env", name])
+    assert result.exit_code == 2, result.explain()
+    assert result.stderr == (
+        f"Error: --env {name!r} is not an environment name: use letters, digits, '_', '.' "
+        "and '-', starting with a letter or digit\n"
+    )
+
+
+def test_an_environment_name_in_the_file_gets_the_schema_rule(tree: Path, run_cli: RunCli) -> None:
+    (tree / "exportspec.toml").write_text('[environments."my env"]\nproject_token = "t"\n')
+    result = run_cli(["validate"])
+    assert result.exit_code == 3
+    assert (
+        "error: environment name 'my env' is not allowed: use letters, digits, '_', '.' and '-', "
+        "starting with a letter or digit"
+    ) in result.stderr
+    pattern = json.loads((DATA.parents[2] / "schemas" / "project.schema.json").read_text())
+    assert pattern["properties"]["environments"]["propertyNames"]["pattern"] == (
+        "^" + ENVIRONMENT_NAME.pattern + "$"
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "project_token = 8675309",
+        'base_url = "ftp://key:s3cr3t@example.com"',
+        'base_url = ["https://key:s3cr3t@example.com"]',
+    ],
+)
+def test_schema_errors_do_not_echo_values_that_may_be_secrets(
+    line: str, tree: Path, run_cli: RunCli
+) -> None:
+    (tree / "exportspec.toml").write_text(f"[environments.dev]\n{line}\n")
+    result = run_cli(["validate"])
+    assert result.exit_code == 3, result.explain()
+    assert "s3cr3t" not in result.stderr and "8675309" not in result.stderr
+    assert "exportspec.toml:2:" in result.stderr
+    assert "the value (not shown: it may be a secret)" in result.stderr
+
+
+def test_a_credential_key_in_the_project_file_says_where_credentials_go(
+    tree: Path, run_cli: RunCli
+) -> None:
+    (tree / "exportspec.toml").write_text('[environments.dev]\napi_secret = "s3cr3t"\n')
+    result = run_cli(["validate"])
+    assert result.exit_code == 3
+    assert "s3cr3t" not in result.stderr
+    assert "unknown key 'api_secret'" in result.stderr
+    assert "set EXPORTSPEC_API_KEY_ID and EXPORTSPEC_API_SECRET" in result.stderr
