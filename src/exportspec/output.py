@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -257,19 +258,36 @@ def row_counter(export_format: str) -> RowCounter:
     return CsvRowCounter() if export_format == "csv" else JsonRowCounter()
 
 
+def is_special_file(path: Path) -> bool:
+    """An existing file that is not a regular one (device, FIFO, socket, /dev/stdout).
+
+    Such a target is written through, never replaced: renaming over /dev/null as root
+    would put a regular file in its place.
+    """
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 class AtomicFile:
     """A temporary file beside `target` that replaces it on `commit()`, and only then.
 
-    As a context manager, any exception (Ctrl-C included) removes the temporary file.
+    A symlinked target keeps its link: the file it points to is replaced. As a context
+    manager, any exception (Ctrl-C included) removes the temporary file.
     """
 
     def __init__(self, target: Path, *, private: bool = True) -> None:
         self.target = target
-        folder = target.parent
+        self._final = Path(os.path.realpath(target)) if target.is_symlink() else target
+        folder = self._final.parent
         folder.mkdir(parents=True, exist_ok=True)
         # mkstemp makes the file 0600: right for exports (personal data), while bodies,
-        # locks and run records get the usual permissions (`private=False`).
-        fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".part")
+        # locks and run records get the usual permissions (`private=False`). The name is
+        # cut so that prefix, random part and suffix fit in 255 bytes.
+        prefix = "." + _cut_utf8(self._final.name, 200) + "."
+        fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".part")
         self.temp_path = Path(name)
         self._fd: int | None = fd
         self.size = 0
@@ -293,8 +311,8 @@ class AtomicFile:
         assert self._fd is not None
         os.fsync(self._fd)
         self._close()
-        self.temp_path.replace(self.target)
-        fsync_folder(self.target.parent)
+        self.temp_path.replace(self._final)
+        fsync_folder(self._final.parent)
 
     def discard(self) -> None:
         self._close()
@@ -319,6 +337,10 @@ class AtomicFile:
             self.discard()
 
 
+def _cut_utf8(name: str, limit: int) -> str:
+    return name.encode("utf-8")[:limit].decode("utf-8", "ignore")
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -326,7 +348,11 @@ def _umask() -> int:
 
 
 def write_atomic(target: Path, data: bytes, *, private: bool = False) -> None:
-    """Replace `target` with `data` atomically and durably."""
+    """Replace `target` with `data` atomically and durably (a special file: write through)."""
+    if is_special_file(target):
+        with target.open("wb") as stream:
+            stream.write(data)
+        return
     with AtomicFile(target, private=private) as file:
         file.write(data)
         file.commit()

@@ -8,6 +8,7 @@ response; the run record beside it (`OUTPUT.run.json`) says how it was made, so
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -29,6 +30,7 @@ from exportspec.output import (
     AtomicFile,
     JsonBodyError,
     JsonRowCounter,
+    is_special_file,
     output_error,
     row_counter,
     write_file,
@@ -208,6 +210,33 @@ class _StreamSink:
         pass
 
 
+class _SpecialFileSink(_StreamSink):
+    """A device or FIFO given as -o (/dev/null, /dev/stdout, a named pipe): written through."""
+
+    def __init__(self, target: Path) -> None:
+        self._target = target
+        try:
+            super().__init__(target.open("wb"))
+        except OSError as exc:
+            raise output_error(target, exc) from None
+
+    def write(self, data: bytes) -> None:
+        try:
+            super().write(data)
+        except OSError as exc:
+            raise output_error(self._target, exc) from None
+
+    def commit(self) -> None:
+        try:
+            self._stream.close()
+        except OSError as exc:
+            raise output_error(self._target, exc) from None
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stream.close()
+
+
 @dataclass(frozen=True, slots=True)
 class _Transfer:
     status: int
@@ -257,6 +286,8 @@ def submit_export(
             if output is None:
                 assert stdout is not None
                 sink = _StreamSink(stdout)
+            elif is_special_file(output):
+                sink = _SpecialFileSink(output)
             else:
                 sink = _FileSink(output)
             try:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import os
 import socket
 import ssl
+import stat
+import threading
 import time
 from pathlib import Path
 
@@ -477,3 +480,55 @@ def test_progress_is_silent_when_stderr_is_not_a_terminal(
     assert code == 0
     assert "\r" not in stderr
     assert stderr.count("\n") == 1 and stderr.startswith("Exported 2 rows")
+
+
+def test_special_file_output_is_written_through_not_replaced(
+    run_cli: RunCli, server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    # A FIFO stands in for /dev/null or /dev/stdout, which a test must never risk replacing.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "via-link"
+    link.symlink_to(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    server.script(Reply(body=CSV))
+    code, stderr = run(run_cli, server, str(spec), "-o", str(link))
+    reader.join(timeout=10)
+    assert code == 0, stderr
+    assert received == [CSV]
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["csv.yaml", "pipe", "via-link"]
+
+
+def test_symlinked_output_keeps_its_link(
+    run_cli: RunCli, server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "out.csv"
+    real.write_bytes(OLD)
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    server.script(Reply(body=CSV))
+    code, stderr = run(run_cli, server, str(spec), "-o", str(link))
+    assert code == 0, stderr
+    assert link.is_symlink() and real.read_bytes() == CSV
+    assert (tmp_path / "latest.csv.run.json").exists()
+
+
+def test_record_that_cannot_be_written_says_the_export_is_complete(
+    run_cli: RunCli, server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    name = "a" * 250  # fits; with ".run.json" it does not
+    code, stderr = run(run_cli, server, str(spec), "-o", name)
+    assert code == 3, stderr
+    assert f"the export is complete in {name}, but its run record is not" in stderr
+    assert (tmp_path / name).exists() and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("command", ["run", "compile"])
+def test_empty_output_name_is_a_usage_error(run_cli: RunCli, spec: Path, command: str) -> None:
+    result = run_cli([command, str(spec), "-o", ""])
+    assert result.exit_code == 2
+    assert "needs a file name" in result.stderr

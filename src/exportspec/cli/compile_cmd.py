@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from exportspec.cli.boundary import error_boundary, print_diagnostics
-from exportspec.cli.options import build_render_inputs, load_project_for, render_options
+from exportspec.cli.options import (
+    OUTPUT_FILE,
+    build_render_inputs,
+    load_project_for,
+    render_options,
+    require_file_name,
+)
 
 
 @click.command("compile")
@@ -17,7 +23,8 @@ from exportspec.cli.options import build_render_inputs, load_project_for, render
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    type=OUTPUT_FILE,
+    callback=require_file_name,
     default=Path("-"),
     help="Write the body to FILE instead of stdout (`-`).",
 )

@@ -13,6 +13,17 @@ F = TypeVar("F", bound=Callable[..., Any])
 OUTPUT_FORMATS = ("text", "json", "github", "junit", "sarif")
 
 
+#: An output file for -o: `-` is stdout.
+OUTPUT_FILE = click.Path(dir_okay=False, allow_dash=True, path_type=Path)
+
+
+def require_file_name(ctx: click.Context, param: click.Parameter, value: Path | None) -> Any:
+    """-o "" would mean the working folder: say so instead of failing on a rename."""
+    if value is not None and str(value) in ("", "."):
+        raise click.BadParameter("needs a file name (or `-` for stdout)")
+    return value
+
+
 def render_options(function: F) -> F:
     """--env, --var, --vars-file and --now: the inputs of template rendering."""
     function = click.option(

@@ -12,17 +12,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from exportspec.cli.boundary import error_boundary, print_diagnostics
-from exportspec.cli.options import build_render_inputs, load_project_for, render_options
-from exportspec.errors import TransientError
-from exportspec.output import writing_stdout
+from exportspec.cli.options import (
+    OUTPUT_FILE,
+    build_render_inputs,
+    load_project_for,
+    render_options,
+    require_file_name,
+)
+from exportspec.errors import ConfigError, TransientError
+from exportspec.output import is_special_file, writing_stdout
 
 if TYPE_CHECKING:
     from exportspec.settings import ConnectionFlags, Settings, SettingsLayer
     from exportspec.submit import ExportRequest, StoredRun
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-_OUTPUT_TYPE = click.Path(dir_okay=False, allow_dash=True, path_type=Path)
 
 
 _SECONDS = click.FloatRange(min=0, min_open=True)
@@ -111,7 +115,8 @@ def _common_options(function: F) -> F:
 @click.option(
     "-o",
     "--output",
-    type=_OUTPUT_TYPE,
+    type=OUTPUT_FILE,
+    callback=require_file_name,
     help="Export file (`-` for stdout, no run record) [default: the spec's output.path, "
     "else exports/NAME.csv|json].",
 )
@@ -171,7 +176,8 @@ def run(
 @click.option(
     "-o",
     "--output",
-    type=_OUTPUT_TYPE,
+    type=OUTPUT_FILE,
+    callback=require_file_name,
     help="Export file (`-` for stdout) [default: the record's output path].",
 )
 @_common_options
@@ -282,7 +288,14 @@ def _execute(
                 progress=progress,
                 stdout=None if target is not None else sys.stdout.buffer,
             )
-    record = submit.write_run_record(result) if target is not None else None
+    # A record needs a file to sit beside: not for stdout, /dev/null or a named pipe.
+    wants_record = target is not None and not is_special_file(target)
+    try:
+        record = submit.write_run_record(result) if wants_record else None
+    except ConfigError as exc:
+        raise ConfigError(
+            f"the export is complete in {target}, but its run record is not: {exc}"
+        ) from None
     if not quiet:
         click.echo(submit.format_summary(result, record), err=True)
 
