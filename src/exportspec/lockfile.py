@@ -21,7 +21,7 @@ from exportspec.errors import ConfigError
 from exportspec.loader import MAX_DEPTH
 from exportspec.models import Diagnostic, JsonPath, Position, format_json_path
 from exportspec.pipeline import SpecResult
-from exportspec.project import Project
+from exportspec.project import DEFAULT_LOCKFILE, Project
 
 LOCK_VERSION = 1
 Status = Literal["added", "removed", "renamed", "changed", "unchanged"]
@@ -89,6 +89,8 @@ class PlanEntry:
 @dataclass(frozen=True, slots=True)
 class Plan:
     entries: tuple[PlanEntry, ...]
+    #: Where reports place a removed spec, whose own file is gone.
+    lock_path: str = DEFAULT_LOCKFILE
 
     @property
     def differs(self) -> bool:
@@ -426,7 +428,7 @@ def compute_plan(results: Sequence[SpecResult], lock: Lock) -> Plan:
     entries += [
         PlanEntry("removed", name, e.path, None, e.path) for name, e in sorted(gone.items())
     ]
-    return Plan(tuple(entries))
+    return Plan(tuple(entries), lock.path.as_posix())
 
 
 def _rename_source(gone: Mapping[str, LockEntry], path: str, sha: str) -> LockEntry | None:

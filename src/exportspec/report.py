@@ -277,7 +277,14 @@ def _variable_line(change: Change) -> str:
 def _plan_title(entry: PlanEntry) -> str:
     if entry.status == "renamed":
         return f"{entry.old_name} -> {entry.name} ({entry.path}): renamed"
+    if entry.status == "changed" and entry.old_path and entry.old_path != entry.path:
+        return f"{entry.name} ({entry.path}): changed, moved from {entry.old_path}"
     return f"{entry.name} ({entry.path}): {entry.status}"
+
+
+def _plan_file(plan: Plan, entry: PlanEntry) -> str:
+    """The file a report places an entry at: a removed spec's file is gone, the lock is not."""
+    return plan.lock_path if entry.status == "removed" else entry.path
 
 
 def plan_summary(plan: Plan) -> str:
@@ -348,9 +355,8 @@ def plan_github(plan: Plan, stream: TextIO) -> None:
             continue
         detail = _plan_detail(entry)
         message = f"exportspec plan: {_plan_title(entry)}" + (f"\n{detail}" if detail else "")
-        path = entry.old_path if entry.status == "removed" and entry.old_path else entry.path
         stream.write(
-            f"::notice file={_escape_github(path, property_=True)},line=1,col=1"
+            f"::notice file={_escape_github(_plan_file(plan, entry), property_=True)},line=1,col=1"
             f"::{_escape_github(message)}\n"
         )
     stream.write(plan_summary(plan) + "\n")
@@ -373,7 +379,7 @@ def plan_junit(plan: Plan, stream: TextIO) -> None:
     )
     for entry in plan.entries:
         case = ET.SubElement(suite, "testcase", classname="exportspec.plan", name=entry.name)
-        case.set("file", entry.path)
+        case.set("file", _plan_file(plan, entry))
         if entry.status != "unchanged":
             failure = ET.SubElement(case, "failure", message=_plan_title(entry), type=entry.status)
             failure.text = _plan_detail(entry)
@@ -385,7 +391,7 @@ def plan_junit(plan: Plan, stream: TextIO) -> None:
 def plan_sarif(plan: Plan, stream: TextIO) -> None:
     diagnostics = [
         Diagnostic(
-            e.path,
+            _plan_file(plan, e),
             f"{_plan_title(e)}" + (f": {_plan_detail(e)}" if _plan_detail(e) else ""),
             None,
             severity="warning",

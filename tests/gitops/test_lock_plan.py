@@ -181,6 +181,8 @@ def test_a_moved_spec_is_a_change_in_plan_and_validate_locked(tree: Path, run_cl
         "specs/daily.yaml",
     )
     assert entry["body_changes"] == [] and plan["summary"]["changed"] == 1
+    text = run_cli(["plan"]).stdout
+    assert "~ daily (specs/nightly/daily.yaml): changed, moved from specs/daily.yaml" in text
     stale = run_cli(["validate", "--locked"])
     assert stale.exit_code == 1
     assert (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,7 @@ from exportspec.errors import ExitCode, SpecInvalidError
 from exportspec.output import writing_stdout
 
 if TYPE_CHECKING:
-    from exportspec.lockfile import Plan
+    pass
 
 _paths_argument = click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 
@@ -127,22 +126,7 @@ def plan(
             paths, environment, var_assignments, vars_files, now, warn_environment=True
         )
         result = compute_plan(results, lock_)
-        shown = _annotated_at_lock(result, lock_.path) if output_format == "github" else result
         with writing_stdout():
-            PLAN_REPORTER_BY_NAME[output_format](shown, sys.stdout)
+            PLAN_REPORTER_BY_NAME[output_format](result, sys.stdout)
         if detailed_exitcode and result.differs:
             raise SystemExit(ExitCode.PLAN_CHANGED)
-
-
-def _annotated_at_lock(plan: Plan, lock_path: Path) -> Plan:
-    """A removed spec's file is gone, and GitHub drops annotations on missing files: the
-    github reporter places a removed entry at its `old_path`, so make that the lock file,
-    which does exist and is what `exportspec lock` will change."""
-    from exportspec.lockfile import Plan
-
-    return Plan(
-        tuple(
-            replace(e, old_path=lock_path.as_posix()) if e.status == "removed" else e
-            for e in plan.entries
-        )
-    )
