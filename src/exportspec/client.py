@@ -56,6 +56,11 @@ HINT_BY_STATUS = {
     404: f"check the project token ({ENV_PROJECT_TOKEN}) and the base URL",
 }
 
+NOT_AN_EXPORT_HINT = (
+    "check the base URL, and whether a proxy or captive portal answers in the API's place"
+)
+_HTML_RE = re.compile(r"\s*(text/html|application/xhtml)", re.IGNORECASE)
+
 Notify = Callable[[str], None]
 
 
@@ -371,8 +376,21 @@ class ExportClient:
 
     def _triage(self, response: requests.Response, attempts: int, url: str) -> None:
         status = response.status_code
-        if 200 <= status < 300:
+        content_type = response.headers.get("Content-Type", "")
+        if 200 <= status < 300 and status != 204 and not _HTML_RE.match(content_type):
             return
+        if 200 <= status < 300:
+            # A captive portal's or proxy's page, or nothing at all: never an export.
+            body = _read_some(response)
+            response.close()
+            page = "; ".join(api_messages(body)) or "(empty)"
+            raise RefusedError(
+                self._scrub(
+                    f"the server answered HTTP {status} {_one_line(content_type)}, not an "
+                    f"export: {page}"
+                )
+                + f"\nhint: {NOT_AN_EXPORT_HINT}"
+            )
         body = _read_some(response)
         response.close()
         reason = response.reason or ""
@@ -464,7 +482,10 @@ def _describe(error: BaseException | None) -> str:
         text = _describe_one(item)
         if text:
             return text
-    return str(error) if error is not None else "unknown error"
+    if not seen:
+        return "unknown error"
+    # urllib3's outer messages repeat the pool, URL and retry count; the innermost says why.
+    return _one_line(f"{type(seen[-1]).__name__}: {seen[-1]}")
 
 
 def _describe_one(error: BaseException) -> str | None:

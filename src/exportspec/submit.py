@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
 
 from exportspec import __version__
-from exportspec.errors import SpecInvalidError, TransientError
+from exportspec.errors import RefusedError, SpecInvalidError, TransientError
 from exportspec.jsontext import StrictJsonError, loads_strict
 from exportspec.models import CompiledBody, Diagnostic
 from exportspec.output import (
@@ -420,7 +420,7 @@ def _download(
                 f"the body ended after {size} of {response.expected_length} bytes"
             )
         if head is not None:
-            _check_small_body(bytes(head), client)
+            _check_small_body(bytes(head), response.status, client)
             lane.put(bytes(head))
         counter.close()
         sha256 = lane.finish()
@@ -435,8 +435,16 @@ def _download(
     return _Transfer(response.status, size, sha256, counter.rows)
 
 
-def _check_small_body(body: bytes, client: ExportClient) -> None:
-    """A whole body under HEAD_BYTES: refused if it is a JSON object saying success: false."""
+def _check_small_body(body: bytes, status: int, client: ExportClient) -> None:
+    """A whole body under HEAD_BYTES: refused if empty (even an empty export has a header)
+    or a JSON object saying success: false."""
+    from exportspec.client import NOT_AN_EXPORT_HINT
+
+    if not body.strip():
+        raise RefusedError(
+            f"the server answered HTTP {status} with an empty body, not an export\n"
+            f"hint: {NOT_AN_EXPORT_HINT}"
+        )
     if not body.lstrip().startswith(b"{"):
         return
     try:

@@ -386,6 +386,27 @@ def test_http_200_with_success_false_exits_4_without_retry(
     assert_untouched(older, tmp_path)
 
 
+NOT_EXPORTS = {
+    "login page": Reply(200, b"<html><title>Sign in to the proxy</title></html>",
+                        {"Content-Type": "text/html; charset=utf-8"}),
+    "no content": Reply(204, b""),
+    "empty body": Reply(200, b""),
+    "blank body": Reply(200, b"\n \n"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("reply", NOT_EXPORTS.values(), ids=NOT_EXPORTS.keys())
+def test_a_2xx_that_is_not_an_export_is_refused(
+    run_cli: RunCli, server: ScriptServer, spec: Path, older: Path, tmp_path: Path, reply: Reply
+) -> None:
+    server.script(reply)
+    code, stderr = run(run_cli, server, str(spec), "-o", "out.csv")
+    assert code == 4, stderr
+    assert server.count == 1
+    assert "not an export" in stderr and "captive portal" in stderr
+    assert_untouched(older, tmp_path)
+
+
 def test_redirect_is_refused_not_followed(
     run_cli: RunCli, server: ScriptServer, spec: Path
 ) -> None:
