@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import pty
 import signal
 import subprocess
 import time
@@ -92,3 +94,32 @@ def test_dash_output_refusal_writes_nothing_to_stdout(
     assert done.returncode == 4
     assert done.stdout == b""
     assert b"No permission" in done.stderr
+
+
+def test_progress_is_drawn_on_a_terminal(server: ScriptServer, spec: Path, tmp_path: Path) -> None:
+    server.script(Reply(body=BIG, mode="drip", drip=65536, interval=0.1))  # about 1.5 s
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        python_cmd("run", str(spec), "-o", "out.csv", "--base-url", server.base_url,
+                   "--project-token", "t"),
+        cwd=tmp_path, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=terminal,
+    )  # fmt: skip
+    os.close(terminal)
+    seen = b""
+    try:
+        while True:
+            try:
+                data = os.read(controller, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            seen += data
+        assert process.wait(timeout=30) == 0, seen.decode(errors="replace")
+    finally:
+        process.kill()
+        os.close(controller)
+    assert seen.count(b"\r\x1b[K") >= 2, seen  # drawn, redrawn, cleared
+    assert b" rows" in seen and b"/s" in seen
+    assert seen.rstrip().splitlines()[-1].lstrip(b"\r\x1b[K").startswith(b"Exported 20,000 rows")
+    assert_no_secret(seen)
