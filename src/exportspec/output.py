@@ -13,9 +13,7 @@ import json
 import os
 import re
 import stat
-import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -361,23 +359,6 @@ def write_atomic(target: Path, data: bytes, *, private: bool = False) -> None:
 def output_error(path: Path, exc: OSError) -> ConfigError:
     """An unwritable output as the user sees it: the path and the OS's reason."""
     return ConfigError(f"cannot write {path}: {exc.strerror or exc}")
-
-
-@contextlib.contextmanager
-def writing_stdout() -> Iterator[None]:
-    """Turn a failing stdout (full disk, closed, I/O error) into a ConfigError.
-
-    A reader that left (BrokenPipeError) passes through: the error boundary ends quietly.
-    """
-    if sys.stdout is None:
-        raise ConfigError("stdout is closed; redirect it to a file or use -o FILE")
-    try:
-        yield
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise ConfigError(f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
 def write_file(target: Path, data: bytes) -> None:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import click
 
-from exportspec.errors import ExitCode, ExportspecError, SpecInvalidError
+from exportspec.errors import ConfigError, ExitCode, ExportspecError, SpecInvalidError
 from exportspec.models import Diagnostic
 
 
@@ -23,6 +23,23 @@ def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
     colour = use_colour(sys.stderr)
     for diagnostic in diagnostics:
         click.echo(format_diagnostic(diagnostic, colour=colour), err=True)
+
+
+@contextmanager
+def writing_stdout() -> Iterator[None]:
+    """Turn a failing stdout (full disk, closed, I/O error) into a ConfigError.
+
+    A reader that left (BrokenPipeError) passes through: the error boundary ends quietly.
+    """
+    if sys.stdout is None:
+        raise ConfigError("stdout is closed; redirect it to a file or use -o FILE")
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
 class Terminated(KeyboardInterrupt):

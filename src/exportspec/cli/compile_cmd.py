@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from exportspec.cli.boundary import error_boundary, print_diagnostics
+from exportspec.cli.boundary import error_boundary, print_diagnostics, writing_stdout
 from exportspec.cli.options import (
     OUTPUT_FILE,
     build_render_inputs,
@@ -56,7 +56,7 @@ def compile_(
         print_diagnostics(result.diagnostics)
         assert result.compiled is not None
         body = result.compiled.body
-        from exportspec.output import write_file, writing_stdout
+        from exportspec.output import write_file
 
         if str(output) == "-":
             with writing_stdout():

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from exportspec.cli.boundary import error_boundary
+from exportspec.cli.boundary import error_boundary, writing_stdout
 from exportspec.cli.options import (
     build_render_inputs,
     load_project_for,
@@ -17,7 +17,6 @@ from exportspec.cli.options import (
     spec_paths,
 )
 from exportspec.errors import ExitCode, SpecInvalidError
-from exportspec.output import writing_stdout
 
 if TYPE_CHECKING:
     pass

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from exportspec.cli.boundary import error_boundary, print_diagnostics
+from exportspec.cli.boundary import error_boundary, print_diagnostics, writing_stdout
 from exportspec.cli.options import (
     OUTPUT_FILE,
     build_render_inputs,
@@ -20,7 +20,7 @@ from exportspec.cli.options import (
     require_file_name,
 )
 from exportspec.errors import ConfigError, TransientError
-from exportspec.output import is_special_file, writing_stdout
+from exportspec.output import is_special_file
 
 if TYPE_CHECKING:
     from exportspec.settings import ConnectionFlags, Settings, SettingsLayer

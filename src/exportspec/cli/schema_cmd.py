@@ -6,8 +6,7 @@ import json
 
 import click
 
-from exportspec.cli.boundary import error_boundary
-from exportspec.output import writing_stdout
+from exportspec.cli.boundary import error_boundary, writing_stdout
 
 
 @click.command()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from exportspec.cli.boundary import error_boundary
+from exportspec.cli.boundary import error_boundary, writing_stdout
 from exportspec.cli.options import (
     build_render_inputs,
     load_project_for,
@@ -19,7 +19,6 @@ from exportspec.cli.options import (
 )
 from exportspec.errors import ExitCode, SpecInvalidError
 from exportspec.models import Diagnostic
-from exportspec.output import writing_stdout
 
 if TYPE_CHECKING:
     from exportspec.pipeline import SpecResult
