@@ -77,11 +77,12 @@ def request_headers() -> dict[str, str]:
     return {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Accept": "*/*"}
 
 
-def api_messages(body: bytes) -> list[str]:
+def api_messages(body: bytes, scrub: Callable[[str], str] = lambda text: text) -> list[str]:
     """The API's own error text in every documented shape: error, errors (list or dict), message.
 
     Falls back to the body as text when it is not JSON (a proxy's HTML or plain text). Each
     message is one printable line of bounded length: server text must not drive the terminal.
+    `scrub` masks secrets in each message before it is cut, so no fragment of one survives.
     """
     text = body.decode("utf-8", "replace").strip()
     try:
@@ -106,7 +107,7 @@ def api_messages(body: bytes) -> list[str]:
             messages.append(str(data["message"]))
     if not messages and text and not (isinstance(data, dict) and "success" in data):
         messages.append(text)
-    shown = [_one_line(message) for message in messages[:MAX_MESSAGES]]
+    shown = [_one_line(scrub(message)) for message in messages[:MAX_MESSAGES]]
     if len(messages) > MAX_MESSAGES:
         shown.append(f"... and {len(messages) - MAX_MESSAGES} more")
     return shown
@@ -130,13 +131,13 @@ def refusal(
 
     `scrub` masks secrets in what the server sent; our own hint text is left as written.
     """
-    messages = api_messages(body) or ["(no message in the response)"]
+    messages = api_messages(body, scrub) or ["(no message in the response)"]
     what = (
         "HTTP 200 with success: false"
         if success_false
-        else f"HTTP {status} {_one_line(reason)}".strip()
+        else f"HTTP {status} {_one_line(scrub(reason))}".strip()
     )
-    text = scrub(f"the API refused the request ({what}): " + "; ".join(messages))
+    text = f"the API refused the request ({what}): " + "; ".join(messages)
     hint = HINT_BY_STATUS.get(status)
     return RefusedError(f"{text}\nhint: {hint}" if hint else text)
 
@@ -379,35 +380,31 @@ class ExportClient:
         content_type = response.headers.get("Content-Type", "")
         if 200 <= status < 300 and status != 204 and not _HTML_RE.match(content_type):
             return
+        # Everything the server sent is masked before it is cut to length (_one_line), so a
+        # secret straddling the cut cannot leave a readable fragment.
+        content_type, reason = self._scrub(content_type), self._scrub(response.reason or "")
         if 200 <= status < 300:
             # A captive portal's or proxy's page, or nothing at all: never an export.
             body = _read_some(response)
             response.close()
-            page = "; ".join(api_messages(body)) or "(empty)"
+            page = "; ".join(api_messages(body, self._scrub)) or "(empty)"
             raise RefusedError(
-                self._scrub(
-                    f"the server answered HTTP {status} {_one_line(content_type)}, not an "
-                    f"export: {page}"
-                )
-                + f"\nhint: {NOT_AN_EXPORT_HINT}"
+                f"the server answered HTTP {status} {_one_line(content_type)}, not an export: "
+                f"{page}\nhint: {NOT_AN_EXPORT_HINT}"
             )
         body = _read_some(response)
         response.close()
-        reason = response.reason or ""
         if status in TRANSIENT_STATUSES or status >= 500:
-            messages = "; ".join(api_messages(body))
-            got = self._scrub(
-                f"HTTP {status} {_one_line(reason)}".rstrip()
-                + (f": {messages}" if messages else "")
+            messages = "; ".join(api_messages(body, self._scrub))
+            got = f"HTTP {status} {_one_line(reason)}".rstrip() + (
+                f": {messages}" if messages else ""
             )
             raise TransientError(
                 f"the export failed after {attempts} attempt(s); the last one got {got}"
             )
         if 300 <= status < 400:
-            got = self._scrub(
-                f"HTTP {status} {_one_line(reason)}, a redirect to "
-                + _one_line(response.headers.get("Location", "?"))
-            )
+            location = self._scrub(response.headers.get("Location", "?"))
+            got = f"HTTP {status} {_one_line(reason)}, a redirect to {_one_line(location)}"
             raise RefusedError(
                 f"the server answered {got}, for {url}\n"
                 "hint: check the base URL (use the final address, not a redirecting one)"

@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -257,16 +258,28 @@ def row_counter(export_format: str) -> RowCounter:
 
 
 def is_special_file(path: Path) -> bool:
-    """An existing file that is not a regular one (device, FIFO, socket, /dev/stdout).
-
-    Such a target is written through, never replaced: renaming over /dev/null as root
-    would put a regular file in its place.
+    """A target to write through, never replace: a device, FIFO or socket, or any path that
+    leads through /dev or /proc (/dev/stdout -> /proc/self/fd/1 may end at a regular file,
+    the shell's redirection, which must not be renamed over). Renaming over /dev/null as
+    root would put a regular file in its place.
     """
     try:
         mode = path.stat().st_mode
     except (OSError, ValueError):
         return False
-    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+    if not stat.S_ISREG(mode):
+        return not stat.S_ISDIR(mode)
+    return any(hop.startswith(("/dev/", "/proc/")) for hop in _link_chain(path))
+
+
+def _link_chain(path: Path) -> Iterator[str]:
+    """`path` made absolute, then every symlink hop from it (bounded, as the kernel does)."""
+    current = Path(os.path.normpath(path.absolute()))
+    for _ in range(40):
+        yield current.as_posix()
+        if not current.is_symlink():
+            return
+        current = Path(os.path.normpath(current.parent / current.readlink()))
 
 
 class AtomicFile:

@@ -17,13 +17,13 @@ import re
 import shlex
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
 
 from exportspec import __version__
-from exportspec.errors import RefusedError, SpecInvalidError, TransientError
+from exportspec.errors import ConfigError, RefusedError, SpecInvalidError, TransientError
 from exportspec.jsontext import StrictJsonError, loads_strict
 from exportspec.models import CompiledBody, Diagnostic
 from exportspec.output import (
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 RECORD_VERSION = 1
 RECORD_SUFFIX = ".run.json"
+#: The longest file name on the file systems we meet (ext4, xfs, btrfs, APFS, NTFS).
+NAME_MAX = 255
 #: Bytes held back before writing, to recognise `{"success": false, ...}` sent as an export.
 HEAD_BYTES = 64 * 1024
 _SUCCESS_FALSE = re.compile(rb'\A\s*\{\s*"success"\s*:\s*false\b')
@@ -123,8 +125,7 @@ class Progress:
         if self._stream is None:
             return
         self._clear()
-        self._stream.write(f"exportspec: {message}\n")
-        self._stream.flush()
+        self._show(f"exportspec: {message}\n")
 
     def update(self, size: int, rows: int) -> None:
         if not self._live or self._stream is None:
@@ -135,21 +136,29 @@ class Progress:
         self._drawn = now
         elapsed = now - self._started
         rate = size / elapsed if elapsed > 0 else 0.0
-        self._stream.write(
+        self._show(
             f"\r\x1b[K{format_bytes(size)}  {format_bytes(rate)}/s  "
             f"{_clock(elapsed)}  {rows:,} rows"
         )
-        self._stream.flush()
-        self._line = True
+        self._line = self._stream is not None
 
     def done(self) -> None:
         self._clear()
 
     def _clear(self) -> None:
         if self._line and self._stream is not None:
-            self._stream.write("\r\x1b[K")
-            self._stream.flush()
+            self._show("\r\x1b[K")
             self._line = False
+
+    def _show(self, text: str) -> None:
+        """Best effort: a full or closed stderr must not fail (or, inside urllib3's retry
+        sleep, be mistaken for a network error in) the export itself."""
+        assert self._stream is not None
+        try:
+            self._stream.write(text)
+            self._stream.flush()
+        except (OSError, ValueError):
+            self._stream = None
 
 
 class _Sink(Protocol):
@@ -192,45 +201,62 @@ class _FileSink:
 
 
 class _StreamSink:
-    """stdout: nothing can be taken back, so a restart is possible only before the first byte."""
+    """stdout: nothing can be taken back, so a restart is possible only before the first byte.
 
-    def __init__(self, stream: BinaryIO) -> None:
+    A reader that leaves raises BrokenPipeError (exit 141); any other OS error is a
+    ConfigError naming the stream.
+    """
+
+    def __init__(self, stream: BinaryIO, name: str = "stdout") -> None:
         self._stream = stream
+        self._name = name
         self.restartable = True
 
     def write(self, data: bytes) -> None:
-        if data:
-            self.restartable = False
-            self._stream.write(data)
+        if not data:
+            return
+        self.restartable = False
+        view = memoryview(data)
+        with self._errors():
+            # A pipe whose reader left can take part of a write without raising: loop, so
+            # the next write raises instead of the rest being dropped silently.
+            while view:
+                view = view[self._stream.write(view) :]
 
     def commit(self) -> None:
-        self._stream.flush()
+        with self._errors():
+            self._stream.flush()
 
     def discard(self) -> None:
         pass
 
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise ConfigError(f"cannot write to {self._name}: {exc.strerror or exc}") from None
+
 
 class _SpecialFileSink(_StreamSink):
-    """A device or FIFO given as -o (/dev/null, /dev/stdout, a named pipe): written through."""
+    """A device or FIFO given as -o (/dev/null, /dev/stdout, a named pipe): written through.
+
+    Never restarted: reopening a FIFO would show its reader an end and then block.
+    """
 
     def __init__(self, target: Path) -> None:
-        self._target = target
         try:
-            super().__init__(target.open("wb"))
+            stream = target.open("wb")
         except OSError as exc:
             raise output_error(target, exc) from None
-
-    def write(self, data: bytes) -> None:
-        try:
-            super().write(data)
-        except OSError as exc:
-            raise output_error(self._target, exc) from None
+        super().__init__(stream, str(target))
+        self.restartable = False
 
     def commit(self) -> None:
-        try:
+        with self._errors():
             self._stream.close()
-        except OSError as exc:
-            raise output_error(self._target, exc) from None
 
     def discard(self) -> None:
         with contextlib.suppress(OSError):
@@ -256,6 +282,16 @@ def default_output_path(compiled: CompiledBody) -> Path:
 def record_path_for(output: Path) -> Path:
     """`exports/x.csv` -> `exports/x.csv.run.json`."""
     return output.with_name(output.name + RECORD_SUFFIX)
+
+
+def check_record_path(output: Path) -> None:
+    """Refuse, before anything is sent, an output whose run record name would be too long."""
+    name = record_path_for(output).name
+    if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        raise ConfigError(
+            f"cannot write {output}: its run record {name!r} would be longer than {NAME_MAX} "
+            "bytes; choose a shorter output name"
+        )
 
 
 def submit_export(
@@ -303,7 +339,7 @@ def submit_export(
                 progress.done()
                 reason = client.scrub(str(exc))
                 if attempt >= max_attempts or not sink.restartable:
-                    why = "" if sink.restartable else " (stdout cannot be rewound)"
+                    why = "" if sink.restartable else " (a stream output cannot be rewound)"
                     raise TransientError(
                         f"the export failed after {attempt} attempt(s){why}; the last one: {reason}"
                     ) from None

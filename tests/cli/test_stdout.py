@@ -61,3 +61,13 @@ def test_a_reader_leaving_early_ends_quietly_but_not_with_0(tmp_path: Path) -> N
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 141, stderr.decode()
     assert b"Traceback" not in stderr and b"Exception ignored" not in stderr
+
+
+def test_a_closed_stdout_does_not_matter_when_writing_to_a_file(tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "exportspec",
+         "run", str(SPEC), "--sandbox", "-q", "-o", "out.csv"],
+        capture_output=True, timeout=60, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert (tmp_path / "out.csv").stat().st_size > 0

@@ -123,3 +123,56 @@ def test_progress_is_drawn_on_a_terminal(server: ScriptServer, spec: Path, tmp_p
     assert b" rows" in seen and b"/s" in seen
     assert seen.rstrip().splitlines()[-1].lstrip(b"\r\x1b[K").startswith(b"Exported 20,000 rows")
     assert_no_secret(seen)
+
+
+def test_a_reader_leaving_mid_export_ends_with_141_not_a_summary(
+    server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    server.script(Reply(body=BIG))
+    reader, writer = os.pipe()
+    with subprocess.Popen(
+        python_cmd("run", str(spec), "-o", "-", "--base-url", server.base_url,
+                   "--project-token", "t"),
+        cwd=tmp_path, env=subprocess_env(), stdout=writer, stderr=subprocess.PIPE,
+    ) as process:  # fmt: skip
+        os.close(writer)
+        assert os.read(reader, 10)  # like `| head -c 10`
+        os.close(reader)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 141, stderr.decode()
+    assert b"Exported" not in stderr and b"Traceback" not in stderr
+
+
+def test_dev_stdout_redirected_to_a_file_is_written_through(
+    server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    server.script(Reply(body=BIG))
+    with (tmp_path / "shell-redirect.csv").open("wb") as out:
+        done = subprocess.run(
+            python_cmd("run", str(spec), "-o", "/dev/stdout", "-q", "--base-url",
+                       server.base_url, "--project-token", "t"),
+            cwd=tmp_path, env=subprocess_env(), stdout=out, stderr=subprocess.PIPE,
+            timeout=30, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert (tmp_path / "shell-redirect.csv").read_bytes() == BIG
+    assert not Path("/dev/stdout.run.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["csv.yaml", "shell-redirect.csv"]
+
+
+def test_a_full_stderr_does_not_fail_the_export(
+    server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    server.script(Reply(503, b"busy"), Reply(body=BIG))  # a retry note goes to stderr
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    with Path("/dev/full").open("wb") as full:
+        done = subprocess.run(
+            python_cmd("run", str(spec), "-o", "out.csv", "--base-url", server.base_url,
+                       "--project-token", "t"),
+            cwd=tmp_path, env=subprocess_env(), stdout=subprocess.DEVNULL, stderr=full,
+            timeout=30, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0
+    assert (tmp_path / "out.csv").read_bytes() == BIG
+    assert server.count == 2

@@ -460,6 +460,17 @@ def test_server_text_echoing_credentials_is_masked(
     assert "***" in stderr
 
 
+@pytest.mark.parametrize("status", [400, 503])
+def test_a_secret_straddling_the_message_cut_leaves_no_fragment(
+    run_cli: RunCli, server: ScriptServer, spec: Path, status: int
+) -> None:
+    server.script(Reply(status, json.dumps({"error": "x" * 490 + " " + SECRET}).encode()))
+    code, stderr = run(run_cli, server, str(spec), "--retries", "0")
+    assert code in (4, 5), stderr
+    assert SECRET[:6] not in stderr
+    assert "x ***" in stderr
+
+
 def test_short_secret_does_not_mangle_our_hints(
     run_cli: RunCli, server: ScriptServer, spec: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -538,14 +549,24 @@ def test_symlinked_output_keeps_its_link(
     assert (tmp_path / "latest.csv.run.json").exists()
 
 
-def test_record_that_cannot_be_written_says_the_export_is_complete(
-    run_cli: RunCli, server: ScriptServer, spec: Path, tmp_path: Path
+def test_output_whose_record_name_is_too_long_is_refused_before_sending(
+    run_cli: RunCli, server: ScriptServer, spec: Path
 ) -> None:
     name = "a" * 250  # fits; with ".run.json" it does not
     code, stderr = run(run_cli, server, str(spec), "-o", name)
     assert code == 3, stderr
-    assert f"the export is complete in {name}, but its run record is not" in stderr
-    assert (tmp_path / name).exists() and leftovers(tmp_path) == []
+    assert "would be longer than 255 bytes" in stderr
+    assert server.count == 0
+
+
+def test_record_that_cannot_be_written_says_the_export_is_complete(
+    run_cli: RunCli, server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "out.csv.run.json").mkdir()  # a folder where the record should go
+    code, stderr = run(run_cli, server, str(spec), "-o", "out.csv")
+    assert code == 3, stderr
+    assert "the export is complete in out.csv, but its run record is not" in stderr
+    assert (tmp_path / "out.csv").exists() and leftovers(tmp_path) == []
 
 
 @pytest.mark.parametrize("command", ["run", "compile"])

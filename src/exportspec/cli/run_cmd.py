@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -279,17 +280,21 @@ def _execute(
             with writing_stdout():
                 click.echo(text, nl=False)
             return
+        # A record needs a file to sit beside: not for stdout, /dev/null or a named pipe.
+        wants_record = target is not None and not is_special_file(target)
+        if target is None and sys.stdout is None:
+            raise ConfigError("stdout is closed; redirect it to a file or use -o FILE")
+        if wants_record:
+            assert target is not None
+            submit.check_record_path(target)  # before the export, not after it
         progress = submit.Progress(None if quiet else stderr, live=stderr.isatty())
-        with writing_stdout():
-            result = submit.submit_export(
-                request,
-                settings,
-                target,
-                progress=progress,
-                stdout=None if target is not None else sys.stdout.buffer,
-            )
-    # A record needs a file to sit beside: not for stdout, /dev/null or a named pipe.
-    wants_record = target is not None and not is_special_file(target)
+        result = submit.submit_export(
+            request,
+            settings,
+            target,
+            progress=progress,
+            stdout=None if target is not None else sys.stdout.buffer,
+        )
     try:
         record = submit.write_run_record(result) if wants_record else None
     except ConfigError as exc:
@@ -297,7 +302,8 @@ def _execute(
             f"the export is complete in {target}, but its run record is not: {exc}"
         ) from None
     if not quiet:
-        click.echo(submit.format_summary(result, record), err=True)
+        with contextlib.suppress(OSError):  # the export is done; a full stderr cannot undo it
+            click.echo(submit.format_summary(result, record), err=True)
 
 
 @contextmanager
