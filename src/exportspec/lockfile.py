@@ -7,9 +7,9 @@ up as changes every day: `plan` renders with the lock's `now` unless `--now` is 
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from exportspec import __version__
-from exportspec.errors import ConfigError
+from exportspec.errors import ConfigError, UsageError
 from exportspec.loader import MAX_DEPTH
 from exportspec.models import Diagnostic, JsonPath, Position, format_json_path
 from exportspec.pipeline import SpecResult
@@ -139,10 +139,9 @@ def lock_path(project: Project) -> Path:
 
 
 def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.resolve().as_posix()
+    """`path` relative to the lock's folder, with `../` for specs outside it: never absolute,
+    so every checkout of the repository computes the same lock."""
+    return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
 
 
 def read_lock(project: Project) -> Lock:
@@ -249,9 +248,11 @@ def _lock_now(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
+        from exportspec.variables import parse_now
+
         try:
-            dt.datetime.fromisoformat(value)
-        except ValueError:
+            parse_now(value)  # what `--now` accepts, or `lock` could not reuse it
+        except UsageError:
             pass
         else:
             return value
@@ -428,7 +429,8 @@ def compute_plan(results: Sequence[SpecResult], lock: Lock) -> Plan:
     entries += [
         PlanEntry("removed", name, e.path, None, e.path) for name, e in sorted(gone.items())
     ]
-    return Plan(tuple(entries), lock.path.as_posix())
+    # Every plan path is relative to the lock's folder, the lock's own included.
+    return Plan(tuple(entries), lock.path.name)
 
 
 def _rename_source(gone: Mapping[str, LockEntry], path: str, sha: str) -> LockEntry | None:

@@ -74,7 +74,12 @@ def parse_now(text: str | None) -> dt.datetime:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is after year 9999 in UTC
+        raise UsageError(
+            f"--now {text!r} is outside the years 1 to 9999 once converted to UTC"
+        ) from None
 
 
 def parse_var_assignments(assignments: Iterable[str]) -> VariableLayer:

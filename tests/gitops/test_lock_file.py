@@ -51,6 +51,10 @@ def _rename_entry(lock: Lock) -> None:
 EDITS: dict[str, tuple[Callable[[Lock], None], str]] = {
     "now-int": (_set("now", 1777593600), "$.now must be an ISO 8601 date-time"),
     "now-garbage": (_set("now", "yesterday"), "$.now must be an ISO 8601 date-time"),
+    "now-past-9999-in-utc": (
+        _set("now", "9999-12-31T23:59:59-01:00"),
+        "$.now must be an ISO 8601 date-time",
+    ),
     "version-bool": (_set("lock_version", True), "$.lock_version must be 1, not true"),
     "version-2": (_set("lock_version", 2), "$.lock_version must be 1, not 2"),
     "version-missing": (lambda lock: lock.pop("lock_version"), "$.lock_version must be 1"),

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import RunCli
 
@@ -208,3 +211,22 @@ def test_the_github_annotation_of_a_removed_spec_is_on_the_lock(
     _, plan = _plan(run_cli)
     removed = next(s for s in plan["specs"] if s["name"] == "daily")
     assert (removed["path"], removed["old_path"]) == ("specs/daily.yaml", "specs/daily.yaml")
+
+
+def test_specs_outside_the_locks_folder_lock_the_same_in_every_checkout(
+    tree: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The project file lives in a subfolder and reaches up for its specs.
+    config = tree / "cfg"
+    config.mkdir()
+    toml = (tree / "exportspec.toml").read_text().replace('["specs"]', '["../specs"]')
+    (config / "exportspec.toml").write_text(toml)
+    (tree / "exportspec.toml").unlink()
+    monkeypatch.chdir(config)
+    _lock(run_cli)
+    lock = json.loads((config / "exportspec.lock").read_text())
+    assert lock["specs"]["daily"]["path"] == "../specs/daily.yaml"
+    copy = tree.parent / "another-checkout"
+    shutil.copytree(tree, copy)
+    monkeypatch.chdir(copy / "cfg")
+    assert _plan(run_cli)[0] == 0

@@ -233,9 +233,12 @@ def test_now_is_pinned_as_aware_utc(text: str, expected: str) -> None:
     assert parse_now(text).isoformat() == expected
 
 
-def test_bad_now_is_a_usage_error() -> None:
+@pytest.mark.parametrize(
+    "text", ["yesterday", "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"]
+)
+def test_bad_now_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError, match="--now"):
-        parse_now("yesterday")
+        parse_now(text)
 
 
 def test_unpinned_now_is_aware_utc() -> None:
