@@ -14,14 +14,15 @@ class StrictJsonError(ValueError):
     """Not strict JSON: invalid, NaN/Infinity, or nested too deeply."""
 
 
-def _reject_constant(name: str) -> Any:
+def reject_constant(name: str) -> Any:
+    """A `parse_constant` hook: NaN and Infinity are not JSON and never equal themselves."""
     raise StrictJsonError(f"{name} is not a JSON value")
 
 
 def loads_strict(text: str | bytes, **hooks: Any) -> Any:
     """`json.loads`, refusing NaN/Infinity and turning deep nesting into a ValueError."""
     try:
-        return json.loads(text, parse_constant=_reject_constant, **hooks)
+        return json.loads(text, parse_constant=reject_constant, **hooks)
     except RecursionError:
         raise StrictJsonError("nested too deeply") from None
     except StrictJsonError:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from exportspec import __version__
 from exportspec.errors import ConfigError, UsageError
+from exportspec.jsontext import reject_constant
 from exportspec.loader import MAX_DEPTH
 from exportspec.models import Diagnostic, JsonPath, Position, format_json_path
 from exportspec.pipeline import SpecResult
@@ -172,11 +173,6 @@ def _lock_error(path: Path | str, problem: str) -> ConfigError:
     )
 
 
-def _reject_constant(name: str) -> Any:
-    # json accepts NaN and Infinity, which are not JSON and never equal themselves.
-    raise ValueError(f"{name} is not a JSON value")
-
-
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # A botched merge can leave one spec twice; json.loads would quietly keep the last.
     out: dict[str, Any] = {}
@@ -204,7 +200,7 @@ def _parse_lock_json(path: Path) -> Any:
     if "\n<<<<<<< " in f"\n{text}":
         raise _lock_error(path, "it holds git merge conflict markers")
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        return json.loads(text, parse_constant=reject_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         raise _lock_error(
             f"{path}:{exc.lineno}:{exc.colno}", f"not valid JSON ({exc.msg})"

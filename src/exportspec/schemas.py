@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
@@ -17,6 +20,29 @@ SPEC_SCHEMA = "spec.schema.json"
 BODY_SCHEMA = "customers-export.schema.json"
 PROJECT_SCHEMA = "project.schema.json"
 SCHEMA_NAMES = (SPEC_SCHEMA, BODY_SCHEMA, PROJECT_SCHEMA)
+
+
+@cache
+def _python_regex(pattern: str) -> re.Pattern[str]:
+    """An ECMA-262 `pattern` for Python's re: a final `$` means the end of the string.
+
+    In Python `$` also matches before a trailing newline, so `^[a-z]+$` would accept
+    "name\n", which JSON Schema (ECMA-262 semantics) rejects.
+    """
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _python_regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+#: Draft 2020-12 with ECMA-262 end-of-string semantics for `pattern` (and `propertyNames`).
+SchemaValidator: type[Validator] = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"pattern": _pattern}
+)
 
 
 @cache
@@ -53,8 +79,8 @@ def registry() -> Registry[Any]:
 def validator(name: str) -> Validator:
     """A cached Draft 2020-12 validator for a bundled schema, with format checking on."""
     schema = load_schema(name)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(
+    SchemaValidator.check_schema(schema)
+    return SchemaValidator(
         schema,
         registry=registry(),
         format_checker=Draft202012Validator.FORMAT_CHECKER,
@@ -76,7 +102,7 @@ def subschema_validator(name: str, pointer: str) -> Validator:
 
 @cache
 def _subschema_validator(name: str, pointer: str) -> Validator:
-    return Draft202012Validator(
+    return SchemaValidator(
         {"$ref": f"{name}#{pointer}"},
         registry=registry(),
         format_checker=Draft202012Validator.FORMAT_CHECKER,

@@ -197,7 +197,7 @@ def _pick(
             except ValueError as exc:
                 return Diagnostic(
                     shown,
-                    f"--var {name}={layer.values[name]!r}: {exc}",
+                    f"--var {name}={_abridged(layer.values[name])!r}: {exc}",
                     decl_position,
                     ("vars", name),
                     rule="variable-value",
@@ -209,18 +209,22 @@ def _pick(
     return None
 
 
+def _abridged(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def convert_cli_value(text: str, declared_type: Any) -> Any:
     """Convert a `--var` string to the declared JSON type."""
     if declared_type == "integer":
         try:
             return int(text.strip(), 10)
         except ValueError:
-            raise ValueError(f"{text!r} is not an integer") from None
+            raise ValueError("not an integer") from None
     if declared_type == "number":
         try:
             number = float(text)
         except ValueError:
-            raise ValueError(f"{text!r} is not a number") from None
+            raise ValueError("not a number") from None
         return int(number) if number.is_integer() and "." not in text else number
     if declared_type == "boolean":
         lowered = text.strip().lower()
@@ -228,13 +232,12 @@ def convert_cli_value(text: str, declared_type: Any) -> Any:
             return True
         if lowered in ("false", "0", "no"):
             return False
-        raise ValueError(f"{text!r} is not a boolean (use true or false)")
+        raise ValueError("not a boolean (use true or false)")
     if declared_type in ("array", "object"):
         try:
             return loads_strict(text)
         except StrictJsonError as exc:
-            shown = text if len(text) <= 60 else text[:60] + "..."
-            raise ValueError(f"{shown!r} is not a JSON {declared_type}: {exc}") from None
+            raise ValueError(f"not a JSON {declared_type}: {exc}") from None
     return text
 
 
@@ -266,7 +269,9 @@ def _validator_for(canonical: str) -> Any:
 
     declaration = json.loads(canonical)
     schema = {k: v for k, v in declaration.items() if k not in ("default", "description")}
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    from exportspec.schemas import SchemaValidator
+
+    return SchemaValidator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def _check(  # noqa: PLR0917 - a private helper with one call shape
