@@ -140,7 +140,8 @@ def run(
     The file appears only when the whole response arrived; beside it, OUTPUT.run.json
     records how it was made. Credentials come from EXPORTSPEC_API_KEY_ID and
     EXPORTSPEC_API_SECRET only. Exit codes: 1 invalid spec, 2 usage, 3 configuration,
-    4 refused by the API, 5 transient failure after retries, 130 interrupted.
+    4 refused by the API, 5 transient failure after retries, 130 interrupted (Ctrl-C),
+    141 the reader of -o - left, 143 terminated; a failed run leaves no partial file.
     """
     with error_boundary():
         from exportspec.pipeline import compile_spec
