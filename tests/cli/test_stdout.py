@@ -20,6 +20,7 @@ COMMANDS = {
     "compile": ["compile", str(SPEC)],
     "validate": ["validate", str(SPEC)],
     "schema": ["schema"],
+    "sandbox --describe": ["sandbox", "--describe"],
     "dry run": ["run", str(SPEC), "--sandbox", "--dry-run"],
     "run -o -": ["run", str(SPEC), "--sandbox", "-o", "-", "-q"],
 }

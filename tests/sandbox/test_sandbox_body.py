@@ -53,8 +53,10 @@ def test_content_type_with_charset_is_fine(sandbox: Sandbox) -> None:
         pytest.param(b"", id="empty"),
         pytest.param(b'{"format": NaN}', id="nan"),
         pytest.param(b"\xff\xfe{", id="not-utf8"),
+        pytest.param(b'{"format": "csv", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                     id="too-deep"),
     ],
-)
+)  # fmt: skip
 def test_invalid_json_is_400(sandbox: Sandbox, raw: bytes) -> None:
     response = requests.post(
         sandbox.export_url,
@@ -74,6 +76,11 @@ def test_invalid_json_is_400(sandbox: Sandbox, raw: bytes) -> None:
         pytest.param([], "$: [] is not of type 'object'", id="not-an-object"),
         pytest.param({"format": "xml"}, "$.format: 'xml' is not one of", id="format-enum"),
         pytest.param({"format": "csv", "limit": 5}, "$: Additional properties", id="unknown-key"),
+        pytest.param(
+            {"format": "csv", "execution_time": 10**30, "timezone": "Asia/Tokyo"},
+            "$.execution_time: 1000000000000000000000000000000 is after the year 9999",
+            id="execution-time-after-9999",
+        ),
         pytest.param(
             {"format": "csv", "attributes": {"type": "some"}},
             "$.attributes: 'list' is a required property",

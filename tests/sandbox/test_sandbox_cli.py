@@ -6,6 +6,7 @@ import json
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -112,6 +113,12 @@ def test_port_in_use_is_a_config_error() -> None:
     assert "cannot listen on 127.0.0.1:" in result.stderr
 
 
+def _default_signals() -> None:
+    """In the child: default SIGINT handling, even when pytest was started with it ignored
+    (`nohup`, some CI runners): Python installs its Ctrl-C handler only over SIG_DFL."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """`python -m exportspec sandbox --port 0` in a child process, and its base URL."""
@@ -120,6 +127,7 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[st
         [sys.executable, "-m", "exportspec", "sandbox", "--port", "0", "--customers", "10", *extra],
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals,  # noqa: PLW1509 - it only calls signal.signal
     )
     watchdog = threading.Timer(20, process.kill)
     watchdog.start()
@@ -179,6 +187,33 @@ def test_faults_from_the_command_line(served: tuple[subprocess.Popen[str], str])
     assert statuses == [503, 200]
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=10) == 0
+
+
+def test_a_client_resetting_an_idle_connection_is_not_an_error(
+    served: tuple[subprocess.Popen[str], str],
+) -> None:
+    process, base_url = served
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(
+            b"POST /data/v2/projects/sandbox/customers/export HTTP/1.1\r\nHost: x\r\n"
+            b"Authorization: Basic c2FuZGJveDpzYW5kYm94\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 16\r\n\r\n{"format":"csv"}'
+        )
+        answer = raw.makefile("rb")
+        assert answer.readline().startswith(b"HTTP/1.1 200")
+        headers = dict(line.decode().split(": ", 1) for line in iter(answer.readline, b"\r\n"))
+        answer.read(int(headers["Content-Length"]))
+        answer.close()
+        # The whole answer is in; the keep-alive connection idles. Close it with a reset.
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    url = f"{base_url}/data/v2/projects/sandbox/customers/export"
+    assert requests.post(url, json={"format": "csv"}, auth=("sandbox", "sandbox"), timeout=10).ok
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 0
+    assert process.stderr is not None
+    log = process.stderr.read()
+    assert "Traceback" not in log and "Exception occurred" not in log, log
 
 
 def test_sandbox_module_does_not_import_requests() -> None:

@@ -39,8 +39,9 @@ def test_fault_grammar(spec: str, expected: Fault) -> None:
 
 @pytest.mark.parametrize(
     "spec",
-    ["", "418", "429x", "429x0", "slow", "slow=", "reset=1", "429:at=body", "slow=1:ra=1", "500:x"],
-)
+    ["", "418", "429x", "429x0", "slow", "slow=", "reset=1", "429:at=body", "slow=1:ra=1", "500:x",
+     "slow=99999999999999999999", "slow=86401"],
+)  # fmt: skip
 def test_bad_fault_specs_are_refused(spec: str) -> None:
     with pytest.raises(FaultSpecError, match="bad fault"):
         parse_fault(spec)
@@ -57,6 +58,13 @@ def test_429_twice_with_retry_after_then_normal() -> None:
             assert response.json()["success"] is False
         assert post(sb, {"format": "csv"}, session=s).status_code == 200
         assert sb.request_count == 3
+
+
+def test_a_huge_count_is_counted_not_expanded() -> None:
+    plan = parse_faults(["429x99999999999999", "500"])
+    assert plan.remaining == 99999999999999 + 1
+    assert plan.take() == Fault("429", count=99999999999999, retry_after="1")
+    assert plan.remaining == 99999999999999
 
 
 def test_retry_after_is_configurable() -> None:

@@ -11,7 +11,7 @@ from types import FrameType
 
 import click
 
-from exportspec.cli.boundary import error_boundary
+from exportspec.cli.boundary import error_boundary, writing_stdout
 
 FAIL_HELP = """\b
 Fault injection, --fail SPEC (repeatable; specs run one after another, then all is
@@ -126,9 +126,10 @@ def execute(settings: SandboxSettings) -> None:
     if settings.describe:
         host = f"[{settings.host}]" if ":" in settings.host else settings.host
         base_url = f"http://{host}:{settings.port}" if settings.port else None
-        click.echo(
-            json.dumps(describe_project(project, Credentials(), base_url=base_url), indent=2)
-        )
+        with writing_stdout():
+            click.echo(
+                json.dumps(describe_project(project, Credentials(), base_url=base_url), indent=2)
+            )
         return
     server = create_server(
         project,

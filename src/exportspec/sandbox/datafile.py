@@ -20,12 +20,12 @@ Format (one JSON object per line; blank lines and lines starting with `#` are sk
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 from exportspec.errors import ConfigError
+from exportspec.jsontext import StrictJsonError, loads_strict
 from exportspec.sandbox.model import (
     COMPUTED_KINDS,
     DAYS_SINCE,
@@ -109,9 +109,9 @@ def load_data_file(path: Path) -> Project:
             continue
         where = f"{path}:{number}"
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFileError(f"{where}: invalid JSON: {exc.msg}") from exc
+            record = loads_strict(line)
+        except StrictJsonError as exc:
+            raise DataFileError(f"{where}: invalid JSON: {exc}") from None
         if not isinstance(record, dict):
             raise DataFileError(f"{where}: expected a JSON object")
         if "ids" not in record:

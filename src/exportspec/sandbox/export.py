@@ -89,9 +89,15 @@ def parse_request(body: Any, project: Project, *, now: int | None = None) -> Exp
                 f"$.filter.segment_index: segmentation {segmentation.id!r} has {count} segments "
                 f"(indexes 0..{count - 1}, or -1 for none); got {segment_index}"
             )
+    execution_time = body.get("execution_time")
+    if execution_time is not None and execution_time > MAX_EXECUTION_TIME:
+        # Calendar arithmetic (days_since) needs a date: datetime ends with the year 9999.
+        errors.append(
+            f"$.execution_time: {execution_time} is after the year 9999 "
+            f"(at most {MAX_EXECUTION_TIME})"
+        )
     if errors or zone is None:
         raise BodyError(errors)
-    execution_time = body.get("execution_time")
     if execution_time is None:
         execution_time = int(time.time()) if now is None else now
     return ExportRequest(
@@ -101,6 +107,10 @@ def parse_request(body: Any, project: Project, *, now: int | None = None) -> Exp
         segmentation=segmentation,
         segment_index=segment_index,
     )
+
+
+#: 9999-12-30T00:00:00Z: a day short of datetime's end, so every zone still has a date.
+MAX_EXECUTION_TIME = 253_402_041_600
 
 
 def _columns(attributes: dict[str, Any], project: Project, errors: list[str]) -> tuple[Column, ...]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -32,6 +33,8 @@ FaultKind = Literal["429", "500", "502", "503", "504", "success-false", "truncat
 STATUS_KINDS = ("429", "500", "502", "503", "504", "success-false")
 BODY_KINDS = ("truncate", "reset", "slow")
 GRAMMAR = "KIND[=SECONDS][xCOUNT][:ra=SECONDS|at=start|at=body]"
+#: Longest `slow=` wait: beyond a day it is a typo, and timers overflow on huge values.
+MAX_SLOW_SECONDS = 86_400.0
 
 _SPEC = re.compile(
     r"^(?P<kind>429|50[0234]|success-false|truncate|reset|slow)(?:=(?P<seconds>\d+(?:\.\d+)?))?(?:x(?P<count>\d+))?"
@@ -71,6 +74,9 @@ def parse_fault(spec: str) -> Fault:
     count = int(match["count"] or 1)
     if count < 1:
         raise FaultSpecError(f"bad fault {spec!r}: COUNT must be at least 1")
+    seconds = float(match["seconds"] or 0)
+    if seconds > MAX_SLOW_SECONDS:
+        raise FaultSpecError(f"bad fault {spec!r}: slow waits at most {MAX_SLOW_SECONDS:g} seconds")
     retry_after = "1" if kind == "429" else None
     at_body = False
     for option in filter(None, (match["options"] or "").split(",")):
@@ -84,7 +90,7 @@ def parse_fault(spec: str) -> Fault:
     return Fault(
         kind,  # type: ignore[arg-type]  # checked against the kinds above
         count=count,
-        seconds=float(match["seconds"] or 0),
+        seconds=seconds,
         retry_after=retry_after,
         at_body=at_body,
     )
@@ -94,7 +100,8 @@ class FaultPlan:
     """The queue of faults; each request to the endpoint takes the next one, thread-safely."""
 
     def __init__(self, faults: Iterable[Fault] = ()) -> None:
-        self._queue = [f for fault in faults for f in [fault] * fault.count]
+        # Counted, not expanded: `429x99999999999` must not allocate a list that long.
+        self._queue = deque((fault, fault.count) for fault in faults)
         self._lock = threading.Lock()
 
     @classmethod
@@ -104,9 +111,16 @@ class FaultPlan:
     def take(self) -> Fault | None:
         """The fault for the next request, or None once all have been used."""
         with self._lock:
-            return self._queue.pop(0) if self._queue else None
+            if not self._queue:
+                return None
+            fault, left = self._queue[0]
+            if left > 1:
+                self._queue[0] = (fault, left - 1)
+            else:
+                self._queue.popleft()
+            return fault
 
     @property
     def remaining(self) -> int:
         with self._lock:
-            return len(self._queue)
+            return sum(left for _, left in self._queue)

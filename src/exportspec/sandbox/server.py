@@ -10,6 +10,7 @@ import json
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from exportspec import __version__
 from exportspec.errors import ConfigError, UsageError
+from exportspec.jsontext import StrictJsonError, loads_strict
 from exportspec.sandbox.export import BodyError, parse_request, render
 from exportspec.sandbox.faults import STATUS_KINDS, Fault, FaultPlan
 from exportspec.sandbox.model import Project
@@ -74,6 +76,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.request_count = 0
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that resets or drops its connection (an idle keep-alive closed with RST,
+        a test hanging up mid-answer) is normal traffic, not a traceback on stderr."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def base_url(self) -> str:
@@ -149,10 +159,6 @@ def _json_body(status: int, payload: dict[str, Any], *headers: tuple[str, str]) 
 
 def _error(status: int, message: str, *headers: tuple[str, str]) -> _Response:
     return _json_body(status, {"success": False, "error": message}, *headers)
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -251,8 +257,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get_content_type() != "application/json":
             return _error(415, "Content-Type must be application/json")
         try:
-            body = json.loads(raw, parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
+            body = loads_strict(raw)
+        except StrictJsonError as exc:
             return _json_body(400, {"success": False, "errors": [f"Invalid JSON: {exc}"]})
         try:
             request = parse_request(body, self.server.project)
