@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,13 @@ class CliResult:
 
 
 RunCli = Callable[..., CliResult]
+
+
+def default_sigint() -> None:
+    """A `preexec_fn`: default SIGINT handling in the child, even when pytest was started
+    with it ignored (`nohup`, some CI runners); Python installs its Ctrl-C handler only
+    over SIG_DFL."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

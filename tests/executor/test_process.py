@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import default_sigint
 from tests.executor.conftest import (
     Reply,
     ScriptServer,
@@ -22,12 +23,6 @@ from tests.executor.conftest import (
 )
 
 BIG = b"id,email\n" + b"".join(b"%d,user%d@example.com\n" % (i, i) for i in range(20000))
-
-
-def _default_signals() -> None:
-    """In the child: default SIGINT handling, even when pytest was started with it ignored
-    (`nohup`, some CI runners): Python installs its Ctrl-C handler only over SIG_DFL."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize(
@@ -45,7 +40,7 @@ def test_signal_mid_download_leaves_no_partial_file(
         python_cmd("run", str(spec), "-o", "out.csv", "--base-url", server.base_url,
                    "--project-token", "t"),
         cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        preexec_fn=_default_signals,  # noqa: PLW1509 - it only calls signal.signal
+        preexec_fn=default_sigint,  # noqa: PLW1509 - it only calls signal.signal
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 10

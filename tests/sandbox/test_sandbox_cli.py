@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 
 from exportspec.cli import main
 from exportspec.errors import ExitCode
+from tests.conftest import default_sigint
 
 from .conftest import DATA
 
@@ -113,12 +114,6 @@ def test_port_in_use_is_a_config_error() -> None:
     assert "cannot listen on 127.0.0.1:" in result.stderr
 
 
-def _default_signals() -> None:
-    """In the child: default SIGINT handling, even when pytest was started with it ignored
-    (`nohup`, some CI runners): Python installs its Ctrl-C handler only over SIG_DFL."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.fixture
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """`python -m exportspec sandbox --port 0` in a child process, and its base URL."""
@@ -127,7 +122,7 @@ def served(request: pytest.FixtureRequest) -> Iterator[tuple[subprocess.Popen[st
         [sys.executable, "-m", "exportspec", "sandbox", "--port", "0", "--customers", "10", *extra],
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_default_signals,  # noqa: PLW1509 - it only calls signal.signal
+        preexec_fn=default_sigint,  # noqa: PLW1509 - it only calls signal.signal
     )
     watchdog = threading.Timer(20, process.kill)
     watchdog.start()
