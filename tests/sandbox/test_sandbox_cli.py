@@ -81,6 +81,9 @@ def test_help_documents_fault_grammar_data_format_and_exit() -> None:
     "args",
     [
         pytest.param(["--fail", "teapot"], id="bad-fault"),
+        pytest.param(["--fail", "429x" + "9" * 5000, "--describe"], id="count-too-long"),
+        pytest.param(["--fail", "slow=" + "9" * 400, "--describe"], id="slow-overflows"),
+        pytest.param(["--fail", "500:ra=" + "9" * 5000, "--describe"], id="ra-too-long"),
         pytest.param(["--customers", "-1"], id="negative-customers"),
         pytest.param(["--port", "70000"], id="bad-port"),
         pytest.param(["--data", "/nonexistent/file.jsonl"], id="missing-data-file"),
@@ -89,6 +92,13 @@ def test_help_documents_fault_grammar_data_format_and_exit() -> None:
 def test_bad_options_are_usage_errors(args: list[str]) -> None:
     result = run(*args)
     assert result.exit_code == ExitCode.USAGE, result.output
+    assert "Traceback" not in result.output
+    assert len(result.stderr) < 2000, "the usage error is not drowned in the echoed value"
+
+
+def test_a_huge_fault_count_starts_at_once() -> None:
+    result = run("--fail", "429x99999999999999", "--describe")
+    assert result.exit_code == 0, result.output
 
 
 def test_non_loopback_host_is_refused_without_allow_remote() -> None:
@@ -98,11 +108,22 @@ def test_non_loopback_host_is_refused_without_allow_remote() -> None:
     assert "--allow-remote" in result.stderr
 
 
-def test_invalid_data_file_is_a_config_error() -> None:
-    result = run("--data", str(DATA / "invalid" / "broken-json.jsonl"), "--describe")
-    assert result.exit_code == ExitCode.CONFIG
-    assert "Error: " in result.stderr
-    assert "broken-json.jsonl:3: invalid JSON" in result.stderr
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("broken-json", ":3: invalid JSON"),
+        ("too-deep", ":2: invalid JSON: nested too deeply"),
+        ("deep-for-an-export", ":2: invalid JSON: nested too deeply (more than 100 levels)"),
+        ("nan-value", ":2: invalid JSON: NaN is not a JSON value"),
+        ("number-out-of-range", ":2: invalid JSON: number 1e400 is out of range"),
+    ],
+)
+def test_invalid_data_file_is_a_config_error(name: str, problem: str) -> None:
+    result = run("--data", str(DATA / "invalid" / f"{name}.jsonl"), "--describe")
+    assert result.exit_code == ExitCode.CONFIG, result.output
+    assert result.stderr.startswith("Error: ")
+    assert f"{name}.jsonl{problem}" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_port_in_use_is_a_config_error() -> None:

@@ -141,3 +141,31 @@ def test_invalid_data_files_name_the_line_and_problem(path: Path) -> None:
 def test_missing_data_file(tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match="cannot read data file"):
         load_data_file(tmp_path / "absent.jsonl")
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Tokyo"])
+def test_timestamps_without_a_date_count_as_missing(zone: str) -> None:
+    body = {
+        "format": "table_json",
+        "execution_time": 1750000000 + 86400,
+        "timezone": zone,
+        "attributes": {
+            "type": "some",
+            "list": [
+                {"type": "id", "id": "registered"},
+                {"type": "segmentation", "id": "5a00000000000000000000fd"},
+            ],
+        },
+    }
+    with running_sandbox(data=DATA / "far-dates.jsonl") as sb:
+        rows = post(sb, body).json()["rows"]
+    assert dict(rows) == {
+        "now": "Past",
+        "year-9999": "Future",
+        "year-10000": "Never",
+        "far-future": "Never",
+        "year-1": "Past",
+        "far-past": "Never",
+        "huge-int": "Never",
+        "none": "Never",
+    }

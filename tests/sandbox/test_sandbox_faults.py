@@ -31,6 +31,8 @@ BIG = 20_000  # customers: enough for a chunked response
         ("reset", Fault("reset")),
         ("slow=2.5", Fault("slow", seconds=2.5)),
         ("slow=1x3:at=body", Fault("slow", count=3, seconds=1.0, at_body=True)),
+        ("503:ra=007", Fault("503", retry_after="7")),
+        ("500x" + "0" * 30 + "2", Fault("500", count=2)),
     ],
 )
 def test_fault_grammar(spec: str, expected: Fault) -> None:
@@ -40,11 +42,13 @@ def test_fault_grammar(spec: str, expected: Fault) -> None:
 @pytest.mark.parametrize(
     "spec",
     ["", "418", "429x", "429x0", "slow", "slow=", "reset=1", "429:at=body", "slow=1:ra=1", "500:x",
-     "slow=99999999999999999999", "slow=86401"],
+     "slow=99999999999999999999", "slow=86401", "429x" + "9" * 19, "429x" + "9" * 5000,
+     "slow=1x" + "9" * 5000, "503:ra=" + "9" * 19, "503:ra=" + "9" * 5000, "slow=" + "9" * 5000],
 )  # fmt: skip
 def test_bad_fault_specs_are_refused(spec: str) -> None:
-    with pytest.raises(FaultSpecError, match="bad fault"):
+    with pytest.raises(FaultSpecError, match="bad fault") as caught:
         parse_fault(spec)
+    assert len(str(caught.value)) < 200, "a long spec is not echoed back whole"
     with pytest.raises(UsageError):
         parse_faults([spec])
 

@@ -1,6 +1,7 @@
 """`--data FILE`: a user's own customers and segmentations, as JSON Lines.
 
-Format (one JSON object per line; blank lines and lines starting with `#` are skipped):
+Format (one JSON object per line; blank lines and lines starting with `#` are skipped;
+numbers must fit a double and values nest at most 100 levels deep):
 
 - optionally, first, one definitions line:
   `{"segmentations": [SEGMENTATION, ...], "attributes": [ATTRIBUTE, ...]}`
@@ -25,7 +26,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from exportspec.errors import ConfigError
-from exportspec.jsontext import StrictJsonError, loads_strict
+from exportspec.jsontext import StrictJsonError
+from exportspec.sandbox.jsoninput import load_json
 from exportspec.sandbox.model import (
     COMPUTED_KINDS,
     DAYS_SINCE,
@@ -109,7 +111,7 @@ def load_data_file(path: Path) -> Project:
             continue
         where = f"{path}:{number}"
         try:
-            record = loads_strict(line)
+            record = load_json(line)
         except StrictJsonError as exc:
             raise DataFileError(f"{where}: invalid JSON: {exc}") from None
         if not isinstance(record, dict):

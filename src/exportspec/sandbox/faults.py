@@ -16,8 +16,9 @@ Grammar (several specs run one after another, in the order given):
 - `slow=SECONDS`: waits SECONDS before answering (`at=start`, the default: clients time out
   before the headers) or after the headers and the first body chunk (`at=body`).
 
-COUNT defaults to 1. Status faults answer before authentication, like a rate limiter or
-a proxy would; truncate, reset and slow apply to whatever response the request gets.
+COUNT defaults to 1; it and `ra=` have at most 18 digits. Status faults answer before
+authentication, like a rate limiter or a proxy would; truncate, reset and slow apply to
+whatever response the request gets.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ BODY_KINDS = ("truncate", "reset", "slow")
 GRAMMAR = "KIND[=SECONDS][xCOUNT][:ra=SECONDS|at=start|at=body]"
 #: Longest `slow=` wait: beyond a day it is a typo, and timers overflow on huge values.
 MAX_SLOW_SECONDS = 86_400.0
+#: Most digits in COUNT and `ra=`: far more than any test needs, and int() refuses
+#: strings of over 4300 digits with a ValueError of its own.
+MAX_DIGITS = 18
 
 _SPEC = re.compile(
     r"^(?P<kind>429|50[0234]|success-false|truncate|reset|slow)(?:=(?P<seconds>\d+(?:\.\d+)?))?(?:x(?P<count>\d+))?"
@@ -64,29 +68,34 @@ class Fault:
 
 def parse_fault(spec: str) -> Fault:
     """Parse one `--fail` value; raises FaultSpecError naming the problem."""
+    shown = _shorten(spec)
     match = _SPEC.match(spec.strip())
     if match is None:
         kinds = ", ".join(STATUS_KINDS + BODY_KINDS)
-        raise FaultSpecError(f"bad fault {spec!r}: expected {GRAMMAR} with KIND one of {kinds}")
+        raise FaultSpecError(f"bad fault {shown}: expected {GRAMMAR} with KIND one of {kinds}")
     kind = match["kind"]
     if (kind == "slow") != (match["seconds"] is not None):
-        raise FaultSpecError(f"bad fault {spec!r}: only slow takes =SECONDS, and slow needs it")
+        raise FaultSpecError(f"bad fault {shown}: only slow takes =SECONDS, and slow needs it")
+    if len((match["count"] or "1").lstrip("0")) > MAX_DIGITS:
+        raise FaultSpecError(f"bad fault {shown}: COUNT has at most {MAX_DIGITS} digits")
     count = int(match["count"] or 1)
     if count < 1:
-        raise FaultSpecError(f"bad fault {spec!r}: COUNT must be at least 1")
+        raise FaultSpecError(f"bad fault {shown}: COUNT must be at least 1")
     seconds = float(match["seconds"] or 0)
     if seconds > MAX_SLOW_SECONDS:
-        raise FaultSpecError(f"bad fault {spec!r}: slow waits at most {MAX_SLOW_SECONDS:g} seconds")
+        raise FaultSpecError(f"bad fault {shown}: slow waits at most {MAX_SLOW_SECONDS:g} seconds")
     retry_after = "1" if kind == "429" else None
     at_body = False
     for option in filter(None, (match["options"] or "").split(",")):
         name, _, value = option.partition("=")
         if name == "ra" and kind in STATUS_KINDS and re.fullmatch(r"\d+", value):
-            retry_after = value
+            if len(value.lstrip("0")) > MAX_DIGITS:
+                raise FaultSpecError(f"bad fault {shown}: ra= has at most {MAX_DIGITS} digits")
+            retry_after = str(int(value))
         elif name == "at" and kind == "slow" and value in ("start", "body"):
             at_body = value == "body"
         else:
-            raise FaultSpecError(f"bad fault {spec!r}: option {option!r} does not apply")
+            raise FaultSpecError(f"bad fault {shown}: option {_shorten(option)} does not apply")
     return Fault(
         kind,  # type: ignore[arg-type]  # checked against the kinds above
         count=count,
@@ -94,6 +103,11 @@ def parse_fault(spec: str) -> Fault:
         retry_after=retry_after,
         at_body=at_body,
     )
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    """`text` quoted for an error message, cut short: a pasted megabyte is not echoed back."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 class FaultPlan:

@@ -25,6 +25,9 @@ OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "in", "exists")
 DAYS_SINCE = "days_since:"
 
 _UTC = ZoneInfo("UTC")
+#: Unix seconds of 0001-01-01T00:00Z and 10000-01-01T00:00Z: the dates datetime can hold.
+_FIRST_SECOND = -62_135_596_800
+_END_SECOND = 253_402_300_800
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +132,12 @@ def local_days(timestamps: Sequence[Any], tz: ZoneInfo) -> list[int | None]:
     """Calendar day ordinal of each Unix-seconds value in `tz`; None for non-numbers."""
     if tz is _UTC or tz.key == "UTC":
         # 719163 is the proleptic ordinal of 1970-01-01; this skips a datetime per value.
-        return [int(t // 86400) + 719163 if _is_number(t) else None for t in timestamps]
+        # Outside datetime's years 1..9999 a value counts as missing, as in the other zones
+        # (and infinity or NaN never reaches int()).
+        return [
+            int(t // 86400) + 719163 if _is_number(t) and _FIRST_SECOND <= t < _END_SECOND else None
+            for t in timestamps
+        ]
     out: list[int | None] = []
     for t in timestamps:
         day: int | None = None

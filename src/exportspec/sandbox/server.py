@@ -21,9 +21,10 @@ from urllib.parse import unquote, urlsplit
 
 from exportspec import __version__
 from exportspec.errors import ConfigError, UsageError
-from exportspec.jsontext import StrictJsonError, loads_strict
+from exportspec.jsontext import StrictJsonError
 from exportspec.sandbox.export import BodyError, parse_request, render
 from exportspec.sandbox.faults import STATUS_KINDS, Fault, FaultPlan
+from exportspec.sandbox.jsoninput import load_json
 from exportspec.sandbox.model import Project
 from exportspec.settings import is_loopback
 
@@ -233,12 +234,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> tuple[bytes, _Response | None]:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return b"", _error(411, "Send the body with a Content-Length")
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            return b"", _error(400, "Content-Length is not a number")
-        if length < 0:
-            return b"", _error(400, "Content-Length is negative")
+        declared = self.headers.get("Content-Length") or "0"
+        # Digits only: int() would also take "+5", "1_000" and " 5", and fail on 4300 digits.
+        if not re.fullmatch(r"[0-9]{1,20}", declared):
+            return b"", _error(400, "Content-Length is not a number of bytes")
+        length = int(declared)
         if length > MAX_BODY:
             # Drain a moderately large body so the client reads the 413 instead of a reset.
             if length <= 16 * MAX_BODY:
@@ -257,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.headers.get_content_type() != "application/json":
             return _error(415, "Content-Type must be application/json")
         try:
-            body = loads_strict(raw)
+            body = load_json(raw)
         except StrictJsonError as exc:
             return _json_body(400, {"success": False, "errors": [f"Invalid JSON: {exc}"]})
         try:

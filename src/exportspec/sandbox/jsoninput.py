@@ -1,0 +1,48 @@
+"""JSON that reaches the sandbox from outside: request bodies and `--data` lines.
+
+Stricter than `loads_strict`: a number too big for a float (`1e400`) parses as infinity,
+which no export can print as JSON, and nesting is capped well below the recursion limit
+because parsing a value is not the deepest thing done with it: the schema check's error
+messages repr it, and an export dumps and compares it, from deeper in a server thread.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from exportspec.jsontext import StrictJsonError, loads_strict
+
+#: Deepest nesting accepted; export bodies have 4 levels, customer properties a few.
+MAX_DEPTH = 100
+
+
+def load_json(text: str | bytes) -> Any:
+    """Parse strict JSON with finite numbers and at most MAX_DEPTH levels.
+
+    Raises StrictJsonError (a ValueError) saying what is wrong.
+    """
+    value = loads_strict(text, parse_float=_finite_float)
+    if _too_deep(value):
+        raise StrictJsonError(f"nested too deeply (more than {MAX_DEPTH} levels)")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise StrictJsonError(f"number {shown} is out of range")
+    return number
+
+
+def _too_deep(value: Any) -> bool:
+    # Iterative on purpose: recursion is what a deep value must not be able to exhaust.
+    pending = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
