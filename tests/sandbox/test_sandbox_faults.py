@@ -188,6 +188,14 @@ def test_slow_response_finishes_when_waited_for() -> None:
         assert time.monotonic() - started >= 0.3
 
 
+@pytest.mark.parametrize("at", ["start", "body"])
+def test_slow_waits_once(at: str) -> None:
+    with running_sandbox(customers=BIG, fail=[f"slow=1:at={at}"]) as sb:
+        started = time.monotonic()
+        assert post(sb, {"format": "csv"}).status_code == 200
+        assert 1 <= time.monotonic() - started < 1.9  # not twice
+
+
 def test_shutdown_does_not_wait_for_a_slow_response() -> None:
     started = time.monotonic()
     with (

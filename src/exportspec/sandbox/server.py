@@ -291,7 +291,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: _Response, fault: Fault | None) -> None:
         """Write the response; a small body gets Content-Length, a big one chunked framing."""
         slow = fault.seconds if fault is not None and fault.kind == "slow" else None
-        if slow is not None and fault is not None and not fault.at_body and self._stall(slow):
+        # One stall per slow fault: before the headers (at=start) or after the first chunk.
+        slow_at_body = slow if fault is not None and fault.at_body else None
+        if slow is not None and slow_at_body is None and self._stall(slow):
             return
         first = next(response.chunks, b"")
         second = next(response.chunks, None)
@@ -319,7 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
                 continue
             self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
             self._sent += len(chunk)
-            if index == 0 and slow is not None and self._stall(slow):
+            if index == 0 and slow_at_body is not None and self._stall(slow_at_body):
                 return
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
