@@ -425,6 +425,8 @@ class ExportClient:
         )
 
     def _scrub(self, text: str) -> str:
+        if self._settings.public_credentials:
+            return text
         key, secret = self._settings.api_key_id or "", self._settings.api_secret or ""
         token = base64.b64encode(f"{key}:{secret}".encode()).decode()
         # Longest first, so a key ID inside the Authorization value cannot break its masking.

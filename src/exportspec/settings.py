@@ -92,6 +92,9 @@ class Settings:
     retries: int = DEFAULT_RETRIES
     backoff_factor: float = DEFAULT_BACKOFF_FACTOR
     retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
+    #: The in-process sandbox's published credentials: nothing to mask (its secret is the
+    #: word "sandbox", which its own messages use).
+    public_credentials: bool = False
 
     @property
     def export_url(self) -> str:
@@ -160,6 +163,7 @@ def resolve_settings(
         project_token=token,
         api_key_id=key_id,
         api_secret=secret,
+        public_credentials=credentials is not None,
         connect_timeout=_number(
             flags.connect_timeout,
             env,

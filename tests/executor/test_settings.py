@@ -162,3 +162,17 @@ def test_secret_is_not_in_repr() -> None:
     settings = resolve()
     assert "hush-hush" not in repr(settings)
     assert "kid" not in repr(settings)
+
+
+def test_the_sandbox_public_credentials_are_not_masked() -> None:
+    from exportspec.client import ExportClient
+
+    public = resolve_settings(
+        ConnectionFlags(project_token="sandbox"), environ={}, credentials=("sandbox", "sandbox")
+    )
+    assert ExportClient(public).scrub("injected by sandbox --fail 503") == (
+        "injected by sandbox --fail 503"
+    )
+    private = resolve_settings(ConnectionFlags(project_token="t"), environ=CREDS)
+    secret = CREDS["EXPORTSPEC_API_SECRET"]
+    assert ExportClient(private).scrub(f"echo {secret}") == "echo ***"
