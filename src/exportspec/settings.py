@@ -227,7 +227,7 @@ def _check_base_url(url: str, source: str) -> str:
 
 #: What `is_project_token` checks, in words.
 PROJECT_TOKEN_RULE = (
-    "a project token has only letters, digits, '-', '_', '.' and '~' and is not '.' or '..'; "
+    "a project token has only letters, digits, '-', '_', '.' and '~', and not only dots; "
     "copy it from Project settings > Access management > API"
 )
 

@@ -107,7 +107,7 @@ def test_a_project_token_that_would_walk_the_url_path_is_refused(
     assert result.exit_code == 3, result.explain()
     assert (
         "exportspec.toml:7:17: error: environment 'staging': project_token is not valid: "
-        "a project token has only letters, digits, '-', '_', '.' and '~' and is not '.' or '..'"
+        "a project token has only letters, digits, '-', '_', '.' and '~', and not only dots"
     ) in result.stderr
     assert "Traceback" not in result.stderr
 

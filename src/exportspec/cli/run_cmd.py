@@ -195,7 +195,9 @@ def rerun(
     """Send the body stored in run record RECORD again, byte for byte.
 
     Nothing is re-rendered: the stored body is checked against its sha256 and sent to
-    the stored URL, unless --base-url / --project-token say otherwise. A new run record
+    the stored URL, unless the --base-url / --project-token flags say otherwise (the
+    EXPORTSPEC_BASE_URL / EXPORTSPEC_PROJECT_TOKEN variables do not: the record's values
+    win over them, so a replay goes where the original went). A new run record
     is written beside the output. The default output is the recorded file beside RECORD,
     wherever rerun is started: the new export and record replace the old ones (the new
     record's `rerun_of` keeps the replayed record's sha256, start time and output
