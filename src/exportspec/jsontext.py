@@ -14,6 +14,22 @@ class StrictJsonError(ValueError):
     """Not strict JSON: invalid, NaN/Infinity, or nested too deeply."""
 
 
+def deeper_than(value: Any, limit: int) -> bool:
+    """Whether `value` nests more than `limit` levels of arrays and objects.
+
+    Iterative on purpose: recursion is what a deep value must not be able to exhaust, and
+    the code that later walks it (diffs, error messages, dumps) does recurse.
+    """
+    pending = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        item, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
 def reject_constant(name: str) -> Any:
     """A `parse_constant` hook: NaN and Infinity are not JSON and never equal themselves."""
     raise StrictJsonError(f"{name} is not a JSON value")

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from exportspec import __version__
 from exportspec.errors import ConfigError, UsageError
-from exportspec.jsontext import reject_constant
+from exportspec.jsontext import deeper_than, reject_constant
 from exportspec.loader import MAX_DEPTH
 from exportspec.models import Diagnostic, JsonPath, Position, format_json_path
 from exportspec.pipeline import SpecResult
@@ -276,7 +276,7 @@ def _lock_entry(name: str, entry: Any) -> LockEntry:
     body = _mapping(_required(fields, "body", where), (*where, "body"))
     variables = _mapping(_required(fields, "variables", where), (*where, "variables"))
     for key, value in (("body", body), ("variables", variables)):
-        if _depth(value) > MAX_DEPTH:
+        if deeper_than(value, MAX_DEPTH):
             raise _LockFieldError((*where, key), f"is nested deeper than {MAX_DEPTH} levels")
     return LockEntry(
         name, spec_path, digests["spec_sha256"], digests["body_sha256"], body, variables
@@ -297,22 +297,6 @@ def _required(fields: Mapping[str, Any], key: str, where: JsonPath) -> Any:
     if key not in fields:
         raise _LockFieldError((*where, key), "is missing")
     return fields[key]
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth, without recursion (the diff that walks it later does recurse)."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > MAX_DEPTH:
-            break
-        if isinstance(item, dict):
-            stack += [(v, depth + 1) for v in item.values()]
-        elif isinstance(item, list):
-            stack += [(v, depth + 1) for v in item]
-    return deepest
 
 
 def _kind(value: Any) -> str:

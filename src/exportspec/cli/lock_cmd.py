@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -17,9 +17,6 @@ from exportspec.cli.options import (
     spec_paths,
 )
 from exportspec.errors import ExitCode, SpecInvalidError
-
-if TYPE_CHECKING:
-    pass
 
 _paths_argument = click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 

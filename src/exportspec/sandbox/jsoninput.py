@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from exportspec.jsontext import StrictJsonError, loads_strict
+from exportspec.jsontext import StrictJsonError, deeper_than, loads_strict
 
 #: Deepest nesting accepted; export bodies have 4 levels, customer properties a few.
 MAX_DEPTH = 100
@@ -23,7 +23,7 @@ def load_json(text: str | bytes) -> Any:
     Raises StrictJsonError (a ValueError) saying what is wrong.
     """
     value = loads_strict(text, parse_float=_finite_float)
-    if _too_deep(value):
+    if deeper_than(value, MAX_DEPTH):
         raise StrictJsonError(f"nested too deeply (more than {MAX_DEPTH} levels)")
     return value
 
@@ -34,15 +34,3 @@ def _finite_float(text: str) -> float:
         shown = text if len(text) <= 40 else text[:40] + "..."
         raise StrictJsonError(f"number {shown} is out of range")
     return number
-
-
-def _too_deep(value: Any) -> bool:
-    # Iterative on purpose: recursion is what a deep value must not be able to exhaust.
-    pending = [(value, 1)] if isinstance(value, dict | list) else []
-    while pending:
-        item, depth = pending.pop()
-        if depth > MAX_DEPTH:
-            return True
-        children = item.values() if isinstance(item, dict) else item
-        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
-    return False
