@@ -10,6 +10,11 @@ if TYPE_CHECKING:
     from exportspec.models import Diagnostic
 
 
+def abridged(text: str, limit: int = 60) -> str:
+    """`text` cut to `limit` characters for a message: a pasted megabyte is not echoed back."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class ExitCode(enum.IntEnum):
     """Documented process exit codes (README "Exit codes")."""
 

@@ -544,7 +544,8 @@ def load_run_record(path: Path) -> StoredRun:
         return SpecInvalidError([Diagnostic(str(path), message, rule="run-record")])
 
     try:
-        data = loads_strict(path.read_bytes())
+        raw = path.read_bytes()
+        data = loads_strict(raw)
     except OSError as exc:
         raise invalid(f"cannot read the run record: {exc.strerror}") from None
     except StrictJsonError as exc:
@@ -592,7 +593,7 @@ def load_run_record(path: Path) -> StoredRun:
         now=text(data, "now", "now"),
         rerun_of={
             "record": path.as_posix(),
-            "record_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "record_sha256": hashlib.sha256(raw).hexdigest(),
             "started_at": text(data, "started_at", "started_at"),
             "output_sha256": text(output, "sha256", "output.sha256"),
         },

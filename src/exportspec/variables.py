@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from exportspec.errors import SpecInvalidError, UsageError
+from exportspec.errors import SpecInvalidError, UsageError, abridged
 from exportspec.jsontext import StrictJsonError, loads_strict
 from exportspec.models import Diagnostic, JsonPath, LoadedDocument, Position
 
@@ -197,7 +197,7 @@ def _pick(
             except ValueError as exc:
                 return Diagnostic(
                     shown,
-                    f"--var {name}={_abridged(layer.values[name])!r}: {exc}",
+                    f"--var {name}={abridged(layer.values[name])!r}: {exc}",
                     decl_position,
                     ("vars", name),
                     rule="variable-value",
@@ -207,10 +207,6 @@ def _pick(
     if "default" in declaration:
         return ResolvedValue(declaration["default"], "default")
     return None
-
-
-def _abridged(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def convert_cli_value(text: str, declared_type: Any) -> Any:

@@ -22,6 +22,7 @@ from exportspec.cli.options import (
 )
 from exportspec.errors import ConfigError, TransientError
 from exportspec.output import is_special_file
+from exportspec.settings import MAX_RETRIES, MAX_SECONDS
 
 if TYPE_CHECKING:
     from exportspec.settings import ConnectionFlags, Settings, SettingsLayer
@@ -37,8 +38,6 @@ def _finite_seconds(
     ctx: click.Context, param: click.Parameter, value: float | None
 ) -> float | None:
     """Refuse what FloatRange lets through: nan, inf, and durations too long to be meant."""
-    from exportspec.settings import MAX_SECONDS
-
     if value is not None and not value <= MAX_SECONDS:  # also true for nan
         raise click.BadParameter(f"{value} is not a number of seconds up to {MAX_SECONDS:g}")
     return value
@@ -81,7 +80,7 @@ def connection_options(function: F) -> F:
         ),
         click.option(
             "--retries",
-            type=click.IntRange(0, 100),  # settings.MAX_RETRIES
+            type=click.IntRange(0, MAX_RETRIES),
             metavar="N",
             help="Retries after the first attempt, for 429/5xx, network errors and broken "
             "transfers [env EXPORTSPEC_RETRIES; default 4].",

@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from exportspec.errors import abridged
+
 FaultKind = Literal["429", "500", "502", "503", "504", "success-false", "truncate", "reset", "slow"]
 STATUS_KINDS = ("429", "500", "502", "503", "504", "success-false")
 BODY_KINDS = ("truncate", "reset", "slow")
@@ -68,7 +70,7 @@ class Fault:
 
 def parse_fault(spec: str) -> Fault:
     """Parse one `--fail` value; raises FaultSpecError naming the problem."""
-    shown = _shorten(spec)
+    shown = repr(abridged(spec))
     match = _SPEC.match(spec.strip())
     if match is None:
         kinds = ", ".join(STATUS_KINDS + BODY_KINDS)
@@ -95,7 +97,7 @@ def parse_fault(spec: str) -> Fault:
         elif name == "at" and kind == "slow" and value in ("start", "body"):
             at_body = value == "body"
         else:
-            raise FaultSpecError(f"bad fault {shown}: option {_shorten(option)} does not apply")
+            raise FaultSpecError(f"bad fault {shown}: option {abridged(option)!r} does not apply")
     return Fault(
         kind,  # type: ignore[arg-type]  # checked against the kinds above
         count=count,
@@ -103,11 +105,6 @@ def parse_fault(spec: str) -> Fault:
         retry_after=retry_after,
         at_body=at_body,
     )
-
-
-def _shorten(text: str, limit: int = 60) -> str:
-    """`text` quoted for an error message, cut short: a pasted megabyte is not echoed back."""
-    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 class FaultPlan:

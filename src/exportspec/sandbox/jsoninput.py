@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from exportspec.errors import abridged
 from exportspec.jsontext import StrictJsonError, deeper_than, loads_strict
 
 #: Deepest nesting accepted; export bodies have 4 levels, customer properties a few.
@@ -31,6 +32,5 @@ def load_json(text: str | bytes) -> Any:
 def _finite_float(text: str) -> float:
     number = float(text)
     if not math.isfinite(number):
-        shown = text if len(text) <= 40 else text[:40] + "..."
-        raise StrictJsonError(f"number {shown} is out of range")
+        raise StrictJsonError(f"number {abridged(text, 40)} is out of range")
     return number
