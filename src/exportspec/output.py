@@ -3,24 +3,38 @@
 An output file appears only complete: bytes go to a temporary file beside the target,
 which is fsynced and renamed over it, and the folder is fsynced so the rename survives
 a crash. Anything else removes the temporary file and leaves an older output untouched.
+Big exports are written with direct I/O where the file system allows it, so the final
+fsync has little left to do (see `_DirectBlocks`).
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import json
+import mmap
 import os
 import re
 import stat
 import tempfile
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 from exportspec.errors import ConfigError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no direct I/O, plain writes
+    fcntl = None  # type: ignore[assignment]
+
+#: Direct I/O needs block-aligned offsets, lengths and memory: whole blocks of this size
+#: from one page-aligned buffer satisfy every logical block size (512 B to 64 KiB).
+DIRECT_BLOCK = 4 << 20
+_O_DIRECT: int = getattr(os, "O_DIRECT", 0)
 #: Every byte except `"` and `\n`: what the CSV counter deletes before looking at structure.
 _NOT_QUOTE_OR_NEWLINE = bytes(b for b in range(256) if b not in b'"\n')
 _JSON_WS = re.compile(r"[ \t\n\r]*")
@@ -47,9 +61,12 @@ class CsvRowCounter:
     """CSV records minus the header, in constant memory; a newline inside quotes ends nothing.
 
     A newline ends a record when an even number of `"` precede it (escaped `""` pairs
-    cancel out). Per chunk, all bytes but quotes and newlines are deleted and adjacent
-    quote pairs removed (neither changes any newline's parity), which leaves quotes only
-    around the rare fields that span lines. Runs at memchr speed on quote-free data.
+    cancel out). Per chunk, all bytes but quotes and newlines are deleted, which leaves one
+    run of quotes per line. When no whole line in the chunk has an odd run, no newline in
+    it changes the quote state: the common case, decided from the set of run lengths (the
+    cut lines at either end set the state before and after). Otherwise adjacent quote
+    pairs are removed (which changes no newline's parity) and the few quotes left, around
+    fields that span lines, are walked. Runs at memchr speed on quote-free data.
     """
 
     def __init__(self) -> None:
@@ -65,17 +82,26 @@ class CsvRowCounter:
         if not self._in_quotes and b'"' not in chunk:
             self._record_ends += chunk.count(b"\n")
         else:
-            skeleton = chunk.translate(None, _NOT_QUOTE_OR_NEWLINE).replace(b'""', b"")
-            if b'"' not in skeleton:  # every quoted field closed on its own line
-                self._record_ends += 0 if self._in_quotes else skeleton.count(b"\n")
-                self.rows = max(0, self._records() - 1)
-                return
-            parts = skeleton.split(b'"')
-            first_outside = 1 if self._in_quotes else 0
-            self._record_ends += sum(part.count(b"\n") for part in parts[first_outside::2])
-            if len(parts) % 2 == 0:  # an odd number of quotes flips the state
-                self._in_quotes = not self._in_quotes
+            skeleton = chunk.translate(None, _NOT_QUOTE_OR_NEWLINE)
+            runs = skeleton.split(b"\n")  # the first and last lines are cut by the chunk
+            newlines = len(runs) - 1
+            # A set of lengths is cheaper than removing the quote pairs (0.30 against 0.43
+            # ms per MiB of quote-heavy CSV): lines are many, distinct lengths few.
+            if newlines and not any(n & 1 for n in set(map(len, islice(runs, 1, newlines)))):
+                at_newlines = self._in_quotes != bool(len(runs[0]) & 1)
+                self._record_ends += 0 if at_newlines else newlines
+                self._in_quotes = at_newlines != bool(len(runs[-1]) & 1)
+            else:
+                self._walk(skeleton.replace(b'""', b""))
         self.rows = max(0, self._records() - 1)
+
+    def _walk(self, skeleton: bytes) -> None:
+        """Count the newlines outside quotes in a skeleton of quotes (unpaired) and newlines."""
+        parts = skeleton.split(b'"')
+        first_outside = 1 if self._in_quotes else 0
+        self._record_ends += sum(part.count(b"\n") for part in parts[first_outside::2])
+        if len(parts) % 2 == 0:  # an odd number of quotes flips the state
+            self._in_quotes = not self._in_quotes
 
     def close(self) -> None:
         self.rows = max(0, self._records() - 1)
@@ -286,10 +312,11 @@ class AtomicFile:
     """A temporary file beside `target` that replaces it on `commit()`, and only then.
 
     A symlinked target keeps its link: the file it points to is replaced. As a context
-    manager, any exception (Ctrl-C included) removes the temporary file.
+    manager, any exception (Ctrl-C included) removes the temporary file. `direct=True`
+    (for big streamed exports) writes whole blocks with direct I/O where possible.
     """
 
-    def __init__(self, target: Path, *, private: bool = True) -> None:
+    def __init__(self, target: Path, *, private: bool = True, direct: bool = False) -> None:
         self.target = target
         self._final = Path(os.path.realpath(target)) if target.is_symlink() else target
         folder = self._final.parent
@@ -301,25 +328,31 @@ class AtomicFile:
         fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".part")
         self.temp_path = Path(name)
         self._fd: int | None = fd
+        self._blocks: _DirectBlocks | None = None
         self.size = 0
-        if not private and hasattr(os, "fchmod"):
-            try:
+        try:
+            if not private and hasattr(os, "fchmod"):
                 os.fchmod(fd, 0o666 & ~_umask())
-            except BaseException:
-                self.discard()
-                raise
+            if direct:
+                self._blocks = _DirectBlocks.attach(fd)
+        except BaseException:
+            self.discard()
+            raise
 
     def write(self, data: bytes) -> None:
-        """Write all of `data` (os.write may write less than asked)."""
+        """Write all of `data`."""
         assert self._fd is not None
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        if self._blocks is not None:
+            self._blocks.write(data)
+        else:
+            _write_all(self._fd, data)
         self.size += len(data)
 
     def commit(self) -> None:
         """fsync, rename over the target, fsync the folder: complete and durable, or absent."""
         assert self._fd is not None
+        if self._blocks is not None:
+            self._blocks.finish()
         os.fsync(self._fd)
         self._close()
         self.temp_path.replace(self._final)
@@ -331,6 +364,9 @@ class AtomicFile:
             self.temp_path.unlink()
 
     def _close(self) -> None:
+        if self._blocks is not None:
+            self._blocks.release()
+            self._blocks = None
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
@@ -346,6 +382,89 @@ class AtomicFile:
     ) -> None:
         if exc_type is not None:
             self.discard()
+
+
+class _DirectBlocks:
+    """Writes a file in whole `DIRECT_BLOCK`s with O_DIRECT, the tail through the page cache.
+
+    Why: buffered writes of a multi-GB export fill the page cache with dirty pages that the
+    final fsync must then push out in one stall, and every page costs a copy (on this VM
+    the page cache took 1.2-2.3 CPU-s per GB against 0.05 s for direct writes; see
+    benchmarks/RESULTS.md, "Download"). Direct writes go from one reused aligned buffer
+    straight to the device, on the writing thread, so the fsync in `commit()` finds little
+    left. Where the file system refuses direct I/O (tmpfs before Linux 6.6, some FUSE and
+    network file systems), the flag cannot be set or the first write fails with EINVAL,
+    and the file falls back to plain writes from the same offset: nothing is lost.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer: mmap.mmap | None = mmap.mmap(-1, DIRECT_BLOCK)  # page-aligned
+        self._fill = 0
+
+    @classmethod
+    def attach(cls, fd: int) -> _DirectBlocks | None:
+        """Switch `fd` to direct I/O; None where the platform or file system cannot."""
+        if fcntl is None or not _O_DIRECT:
+            return None
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | _O_DIRECT)
+        except OSError:
+            return None
+        return cls(fd)
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            if self._buffer is None:  # fell back to plain writes
+                _write_all(self._fd, view)
+                return
+            take = min(len(view), DIRECT_BLOCK - self._fill)
+            self._buffer[self._fill : self._fill + take] = view[:take]
+            self._fill += take
+            view = view[take:]
+            if self._fill == DIRECT_BLOCK:
+                self._write_block()
+
+    def finish(self) -> None:
+        """Write the staged tail (shorter than a block, so not aligned) through the cache."""
+        if self._buffer is not None:
+            self._plain(memoryview(self._buffer)[: self._fill])
+
+    def release(self) -> None:
+        if self._buffer is not None:
+            buffer, self._buffer = self._buffer, None
+            buffer.close()
+
+    def _write_block(self) -> None:
+        assert self._buffer is not None
+        try:
+            written = os.write(self._fd, self._buffer)
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            written = 0  # refused before anything was written: the offset is unchanged
+        if written == DIRECT_BLOCK:
+            self._fill = 0
+        else:  # refused, or short (a full disk): the rest is no longer aligned
+            self._plain(memoryview(self._buffer)[written : self._fill])
+
+    def _plain(self, rest: memoryview) -> None:
+        """Leave direct I/O for good and write `rest` (from the staging buffer) plainly."""
+        assert fcntl is not None
+        fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~_O_DIRECT)
+        try:
+            _write_all(self._fd, rest)
+        finally:
+            rest.release()
+            self.release()
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    """os.write until all of `data` is written (it may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _cut_utf8(name: str, limit: int) -> str:

@@ -17,7 +17,7 @@ import re
 import shlex
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
@@ -179,7 +179,7 @@ class _FileSink:
     def __init__(self, target: Path) -> None:
         self._target = target
         try:
-            self._file = AtomicFile(target)
+            self._file = AtomicFile(target, direct=True)
         except OSError as exc:
             raise output_error(target, exc) from None
 
@@ -369,55 +369,60 @@ def submit_export(
             )
 
 
-class _Lane:
-    """Hashes and writes chunks, in order, on a second thread fed through a bounded queue.
+class _Lanes:
+    """Runs each work function on every chunk, in order, on its own thread.
 
-    hashlib and os.write release the GIL, so hashing and disk I/O overlap the socket reads
-    and the row counting (which holds the GIL) on the main thread. Measured per GB here:
-    everything on one thread 2.8-3.6 s, only hashing on a thread 2.7 s, hashing and
-    writing on a thread 1.5-1.9 s (benchmarks/RESULTS.md, "Download").
+    Each lane is a thread fed through a bounded queue. hashlib and os.write release the
+    GIL, so one lane hashing and one writing overlap each other, the socket reads and the
+    row counting (which holds the GIL) on the main thread. Measured per GB here
+    (benchmarks/RESULTS.md, "Download"): everything on one thread 2.8-3.6 s, hashing and
+    writing on one second thread 1.5-1.9 s, on two threads 0.9-1.0 s with counting off.
     """
 
-    def __init__(self, sink: _Sink) -> None:
-        self._sink = sink
-        self._digest = hashlib.sha256()
+    def __init__(self, works: Mapping[str, Callable[[bytes], object]]) -> None:
         self._error: BaseException | None = None
         self._aborted = False
-        # Four 1 MiB chunks in flight keep both threads busy at constant memory.
-        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
-        self._thread = threading.Thread(target=self._work, name="exportspec-write", daemon=True)
-        self._thread.start()
+        # Four 1 MiB chunks in flight per lane keep the threads busy at constant memory.
+        self._queues: list[queue.Queue[bytes | None]] = []
+        self._threads: list[threading.Thread] = []
+        for name, work in works.items():
+            lane: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+            thread = threading.Thread(target=self._drain, args=(lane, work), name=name)
+            thread.daemon = True
+            thread.start()
+            self._queues.append(lane)
+            self._threads.append(thread)
 
     def put(self, chunk: bytes) -> None:
-        """Queue `chunk`; raise what hashing or writing an earlier chunk raised."""
+        """Queue `chunk` in every lane; raise what working on an earlier chunk raised."""
         if self._error is not None:
             raise self._error
-        self._queue.put(chunk)
+        for lane in self._queues:
+            lane.put(chunk)
 
-    def finish(self) -> str:
-        """Wait until every chunk is written; return the sha256 of them all."""
+    def finish(self) -> None:
+        """Wait until every chunk is done; raise what working on one raised."""
         self._join()
         if self._error is not None:
             raise self._error
-        return self._digest.hexdigest()
 
     def abort(self) -> None:
-        """Drop what is still queued and stop the thread (the sink is discarded next)."""
+        """Drop what is still queued and stop the threads (the sink is discarded next)."""
         self._aborted = True
         self._join()
 
     def _join(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
+        for lane, thread in zip(self._queues, self._threads, strict=True):
+            if thread.is_alive():
+                lane.put(None)
+                thread.join()
 
-    def _work(self) -> None:
-        while (chunk := self._queue.get()) is not None:
+    def _drain(self, lane: queue.Queue[bytes | None], work: Callable[[bytes], object]) -> None:
+        while (chunk := lane.get()) is not None:
             if self._error is not None or self._aborted:
                 continue  # keep draining so put() never blocks on a dead consumer
             try:
-                self._digest.update(chunk)
-                self._sink.write(chunk)
+                work(chunk)
             except BaseException as exc:  # handed to the main thread by put()/finish()
                 self._error = exc
 
@@ -433,7 +438,8 @@ def _download(
     from exportspec.client import BodyBrokenError
 
     counter = row_counter(export_format)
-    lane = _Lane(sink)
+    digest = hashlib.sha256()
+    lanes = _Lanes({"exportspec-hash": digest.update, "exportspec-write": sink.write})
     size = 0
     # The first bytes are held back until they cannot be a `success: false` answer.
     head: bytearray | None = bytearray()
@@ -442,13 +448,13 @@ def _download(
             size += len(chunk)
             counter.feed(chunk)
             if head is None:
-                lane.put(chunk)
+                lanes.put(chunk)
             else:
                 head += chunk
                 if len(head) >= HEAD_BYTES:
                     if _SUCCESS_FALSE.match(head):
                         raise client.success_false(bytes(head))
-                    lane.put(bytes(head))
+                    lanes.put(bytes(head))
                     head = None
             progress.update(size, counter.rows)
         if response.expected_length is not None and size != response.expected_length:
@@ -457,18 +463,18 @@ def _download(
             )
         if head is not None:
             _check_small_body(bytes(head), response.status, client)
-            lane.put(bytes(head))
+            lanes.put(bytes(head))
         counter.close()
-        sha256 = lane.finish()
+        lanes.finish()
     except JsonBodyError as exc:
-        lane.abort()
+        lanes.abort()
         raise BodyBrokenError(f"{exc} after {size} bytes") from None
     except BaseException:
-        lane.abort()
+        lanes.abort()
         raise
     if isinstance(counter, JsonRowCounter) and counter.members.get("success") is False:
         raise client.success_false(json.dumps(counter.members).encode())
-    return _Transfer(response.status, size, sha256, counter.rows)
+    return _Transfer(response.status, size, digest.hexdigest(), counter.rows)
 
 
 def _check_small_body(body: bytes, status: int, client: ExportClient) -> None:

@@ -12,8 +12,14 @@ from hypothesis import strategies as st
 from exportspec.output import CsvRowCounter, JsonBodyError, JsonRowCounter
 
 FIELD = st.text(alphabet='ab ,"\n\r\u00e9', max_size=6)
-ROWS = st.lists(st.lists(FIELD, min_size=1, max_size=4), max_size=8)
+ROWS = st.lists(st.lists(FIELD, min_size=1, max_size=4), max_size=30)
 CUTS = st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=30)
+#: Tiny cuts split quotes and line ends; long ones put many whole lines in one chunk.
+CSV_CUTS = st.lists(
+    st.integers(min_value=1, max_value=9) | st.integers(min_value=10, max_value=400),
+    min_size=1,
+    max_size=30,
+)
 
 
 def chunks(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -29,10 +35,10 @@ def csv_reference(data: bytes) -> int:
     return max(0, len(list(csv.reader(io.StringIO(data.decode(), newline="")))) - 1)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(
     rows=ROWS,
-    cuts=CUTS,
+    cuts=CSV_CUTS,
     terminator=st.sampled_from(["\n", "\r\n"]),
     final_newline=st.booleans(),
 )

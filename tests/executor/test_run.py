@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from exportspec import __version__
+from exportspec.output import DIRECT_BLOCK
 from tests.conftest import RunCli
 from tests.executor.conftest import (
     BASIC,
@@ -30,6 +31,11 @@ from tests.executor.conftest import (
 )
 
 CSV = b'registered,email\na,a@example.com\nb,"multi\nline"\nc,c@example.com\n'
+#: Longer than two direct-I/O blocks plus a tail, with a quoted newline now and then.
+BIG_ROWS = 500_000
+BIG = b"registered,note\n" + b"".join(
+    b'c%d,"%s"\n' % (i, b"two\nlines" if i % 9973 == 0 else b"one, line") for i in range(BIG_ROWS)
+)
 OLD = b"an older, complete export\n"
 
 
@@ -246,9 +252,27 @@ def test_broken_transfer_is_restarted(
     assert leftovers(tmp_path) == []
 
 
+def test_big_export_arrives_byte_for_byte(
+    run_cli: RunCli, server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    assert len(BIG) > 2 * DIRECT_BLOCK
+    server.script(Reply(body=BIG, headers={"Content-Type": "text/csv"}))
+    code, stderr = run(run_cli, server, str(spec), "-o", "out.csv")
+    assert code == 0, stderr
+    assert (tmp_path / "out.csv").read_bytes() == BIG
+    output = json.loads((tmp_path / "out.csv.run.json").read_text())["output"]
+    assert output["rows"] == BIG_ROWS
+    assert output["sha256"] == hashlib.sha256(BIG).hexdigest()
+    assert leftovers(tmp_path) == []
+
+
 @pytest.mark.parametrize(
     ("broken", "message"),
     [
+        (
+            Reply(body=BIG, mode="truncate", cut=DIRECT_BLOCK + 20),
+            f"closed after {DIRECT_BLOCK + 20} bytes",
+        ),
         (Reply(body=CSV, mode="truncate", cut=20), f"closed after 20 bytes, {len(CSV) - 20} more"),
         (Reply(body=CSV, mode="reset", cut=20), "reset"),
         (Reply(body=CSV, mode="chunked-unterminated"), "last chunk"),
