@@ -6,8 +6,13 @@ A ThreadingHTTPServer answers the export POST with a static CSV sent by os.sendf
 not) as child processes, alternating which goes first, with os.sync() before each run;
 wall time is measured around the child and peak RSS comes from os.wait4. A first,
 uncounted round warms the page cache: on this VM, writes into never-touched memory
-ran at about 300 MB/s for either client, then 0.9-1.8 GB/s. Outputs are deleted after
-each run, the CSVs at the end.
+ran at about 300 MB/s for either client, then 0.9-1.8 GB/s. The warm-up also leaves
+exportspec's bytecode cached, as an installed package has it (PYTHONDONTWRITEBYTECODE is
+dropped for the children). Outputs are deleted after each run, the CSVs at the end.
+
+Besides the wall-time ratio per size, the last line gives the marginal ratio: the extra
+time each client needs for the extra bytes between the smallest and the largest size,
+which leaves out fixed costs (exportspec's start-up: Python, imports, compiling the spec).
 
     python benchmarks/download.py [--rounds 5] [--sizes 100,1000]   # sizes in MB
 """
@@ -109,6 +114,7 @@ def main() -> None:
         server = serve(files)
         base = f"http://127.0.0.1:{server.server_address[1]}"
         env = {**os.environ, "EXPORTSPEC_API_KEY_ID": KEY_ID, "EXPORTSPEC_API_SECRET": SECRET}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         body = '{"format":"csv"}'
         curl_version = subprocess.run(
             ["curl", "--version"], capture_output=True, text=True, check=True
@@ -120,6 +126,7 @@ def main() -> None:
             "| exportspec MB/s | curl peak RSS | exportspec peak RSS |"
         )
         print("|---|---|---|---|---|---|---|---|")
+        medians: dict[int, tuple[float, float, int]] = {}
         for size in sizes:
             token = f"s{size}"
             url = f"{base}/data/v2/projects/{token}/customers/export"
@@ -146,11 +153,23 @@ def main() -> None:
                 for leftover in ("curl.csv", "ours.csv", "ours.csv.run.json"):
                     (work / leftover).unlink()
             curl_s, ours_s = statistics.median(times["curl"]), statistics.median(times["ours"])
+            medians[size] = (curl_s, ours_s, nbytes)
             print(
                 f"| {nbytes / 1e6:,.0f} MB | {curl_s:.2f} | {ours_s:.2f} | {ours_s / curl_s:.2f} "
                 f"| {nbytes / 1e6 / curl_s:,.0f} | {nbytes / 1e6 / ours_s:,.0f} "
                 f"| {max(rss['curl']):.1f} MiB | {max(rss['ours']):.1f} MiB |",
                 flush=True,
+            )
+        if len(medians) > 1:
+            (curl_a, ours_a, bytes_a), (curl_b, ours_b, bytes_b) = (
+                medians[min(sizes)],
+                medians[max(sizes)],
+            )
+            extra = (bytes_b - bytes_a) / 1e6
+            print(
+                f"\nmarginal, {min(sizes)} MB -> {max(sizes)} MB: curl {curl_b - curl_a:.2f} s, "
+                f"exportspec {ours_b - ours_a:.2f} s for {extra:,.0f} MB more: ratio "
+                f"{(ours_b - ours_a) / (curl_b - curl_a):.2f}"
             )
         server.shutdown()
     finally:
