@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable, Iterator
 from itertools import takewhile
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -35,6 +36,8 @@ from exportspec import __version__
 from exportspec.errors import ConfigError, RefusedError, TransientError
 from exportspec.jsontext import StrictJsonError, loads_strict
 from exportspec.settings import ENV_API_KEY_ID, ENV_API_SECRET, ENV_PROJECT_TOKEN, Settings
+
+_Exc = TypeVar("_Exc", bound=BaseException)
 
 #: requests' default `iter_content()` chunk is 1 byte (50 min per GiB); 1 MiB measured fastest.
 CHUNK_SIZE = 1 << 20
@@ -166,8 +169,9 @@ class ExportRetry(Retry):
 
     def increment(self, *args: Any, **kw: Any) -> Self:
         error = kw.get("error")
-        if isinstance(error, Urllib3SSLError) and _is_certificate_error(error):
-            # A certificate that fails verification will fail again: no retries.
+        if error is not None and (_is_certificate_error(error) or _is_unknown_host(error)):
+            # A certificate that fails verification, or a host name that does not exist,
+            # will fail again: no retries.
             raise MaxRetryError(kw.get("_pool"), kw.get("url") or "", error) from error  # type: ignore[arg-type]
         return super().increment(*args, **kw)
 
@@ -190,16 +194,46 @@ class ExportRetry(Retry):
             time.sleep(wait)
 
 
-def _is_certificate_error(error: BaseException) -> bool:
+#: getaddrinfo answers that another try will not change: no such name, or no address for
+#: it. EAI_AGAIN (the resolver cannot be reached or timed out) stays transient.
+_NO_SUCH_HOST = frozenset(
+    code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)) if code is not None
+)
+
+
+def _cause(error: BaseException, kind: type[_Exc]) -> _Exc | None:
+    """The first exception of `kind` in `error`'s chain (wrapped in args[0] or __cause__)."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return True
+        if isinstance(current, kind):
+            return current
         nested = current.args[0] if current.args else None
         current = nested if isinstance(nested, BaseException) else current.__cause__
-    return "CERTIFICATE_VERIFY_FAILED" in str(error)
+    return None
+
+
+def _is_certificate_error(error: BaseException) -> bool:
+    if _cause(error, ssl.SSLCertVerificationError) is not None:
+        return True
+    return isinstance(error, Urllib3SSLError | requests.exceptions.SSLError) and (
+        "CERTIFICATE_VERIFY_FAILED" in str(error)
+    )
+
+
+def _is_unknown_host(error: BaseException) -> bool:
+    lookup = _cause(error, socket.gaierror)
+    return lookup is not None and lookup.errno in _NO_SUCH_HOST
+
+
+def _unknown_host_error(url: str) -> ConfigError:
+    """A base URL whose host name DNS does not know: a typo far more often than an outage."""
+    host = urlsplit(url).hostname or url
+    return ConfigError(
+        f"the host {host!r} was not found by DNS ({url})\n"
+        "hint: check the base URL (--base-url, EXPORTSPEC_BASE_URL or exportspec.toml)"
+    )
 
 
 def backoff_seconds(settings: Settings, failures: int) -> float:
@@ -334,8 +368,10 @@ class ExportClient:
         except _DeadlineError:
             raise self._deadline_error() from None
         except requests.exceptions.RequestException as exc:
-            if isinstance(exc, requests.exceptions.SSLError) and _is_certificate_error(exc):
+            if _is_certificate_error(exc):
                 raise self._certificate_error(exc, url) from None
+            if _is_unknown_host(exc):
+                raise _unknown_host_error(url) from None
             self.check_deadline()
             raise TransientError(
                 f"the export failed after {max_attempts} attempt(s); the last one: "
@@ -500,6 +536,8 @@ def _describe_one(error: BaseException) -> str | None:
         return "connection refused"
     if isinstance(error, ConnectionResetError) or "reset by peer" in str(error):
         return "the connection was reset by the server"
+    if isinstance(error, socket.gaierror):
+        return f"the host name could not be resolved ({error.strerror or error})"
     if "NameResolution" in name or "Name or service not known" in str(error):
         return "the host name could not be resolved"
     if isinstance(error, OSError) and error.strerror:

@@ -107,6 +107,12 @@ def test_rerun_of_a_sandbox_record_hints_at_sandbox(
     result = run_cli(["rerun", str(record), "-q", "--retries", "0"])
     assert result.exit_code == 5, result.explain()
     assert "add --sandbox to replay it" in result.stderr
+    # Without -q it is said up front too, before the retries spend their backoff.
+    monkeypatch.setenv("EXPORTSPEC_BACKOFF_FACTOR", "0.01")
+    result = run_cli(["rerun", str(record), "--retries", "1"])
+    assert result.exit_code == 5, result.explain()
+    first, *_ = result.stderr.splitlines()
+    assert "on this machine, as recorded; for a sandbox that has stopped, add --sandbox" in first
     result = run_cli(["rerun", str(record), "-q", "--sandbox"])
     assert result.exit_code == 0, result.explain()
 

@@ -213,6 +213,14 @@ def rerun(
         )
         target = output or _default_rerun_output(record, stored)
         flags = _flags(connection)
+        replays_locally = not sandbox and flags.base_url is None and _is_local(stored.base_url)
+        if replays_locally and not quiet and not dry_run:
+            # Said before the retries (about 15 s when nothing listens), not only after them.
+            click.echo(
+                f"exportspec: replaying against {stored.base_url} on this machine, as recorded; "
+                "for a sandbox that has stopped, add --sandbox",
+                err=True,
+            )
         try:
             _execute(
                 stored.request,
@@ -224,7 +232,7 @@ def rerun(
                 pinned=pinned,
             )
         except TransientError as exc:
-            if sandbox or flags.base_url is not None or not _is_local(stored.base_url):
+            if not replays_locally:
                 raise
             raise TransientError(
                 f"{exc}\nhint: the record was made against {stored.base_url} on this machine "
