@@ -364,12 +364,14 @@ class AtomicFile:
             self.temp_path.unlink()
 
     def _close(self) -> None:
-        if self._blocks is not None:
-            self._blocks.release()
-            self._blocks = None
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            os.close(fd)
+        blocks, self._blocks = self._blocks, None
+        try:
+            if blocks is not None:
+                blocks.release()
+        finally:
+            if self._fd is not None:
+                fd, self._fd = self._fd, None
+                os.close(fd)
 
     def __enter__(self) -> Self:
         return self
@@ -434,7 +436,10 @@ class _DirectBlocks:
     def release(self) -> None:
         if self._buffer is not None:
             buffer, self._buffer = self._buffer, None
-            buffer.close()
+            # A write still in flight (a hung device, interrupted twice) holds the buffer:
+            # then it is unmapped when the last reference goes, not here.
+            with contextlib.suppress(BufferError):
+                buffer.close()
 
     def _write_block(self) -> None:
         assert self._buffer is not None
@@ -452,12 +457,12 @@ class _DirectBlocks:
     def _plain(self, rest: memoryview) -> None:
         """Leave direct I/O for good and write `rest` (from the staging buffer) plainly."""
         assert fcntl is not None
+        # Copied out first: an error below must not find the buffer still lent to a view.
+        data = rest.tobytes()
+        rest.release()
+        self.release()
         fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~_O_DIRECT)
-        try:
-            _write_all(self._fd, rest)
-        finally:
-            rest.release()
-            self.release()
+        _write_all(self._fd, data)
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pty
+import resource
 import signal
 import subprocess
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from exportspec.output import DIRECT_BLOCK
 from tests.conftest import default_sigint
 from tests.executor.conftest import (
     Reply,
@@ -171,3 +173,42 @@ def test_a_full_stderr_does_not_fail_the_export(
     assert done.returncode == 0
     assert (tmp_path / "out.csv").read_bytes() == BIG
     assert server.count == 2
+
+
+@pytest.mark.parametrize(
+    ("size", "limit"),
+    [
+        (3 * DIRECT_BLOCK, DIRECT_BLOCK + 100_000),  # a short direct write, then plain
+        (3 * DIRECT_BLOCK, DIRECT_BLOCK + 1000),  # a refused direct write, then plain
+        (DIRECT_BLOCK + 1000, DIRECT_BLOCK + 10),  # the plain tail
+        (DIRECT_BLOCK - 5, DIRECT_BLOCK - 10),  # never direct
+    ],
+    ids=["short-block", "refused-block", "tail", "small"],
+)
+def test_a_file_too_large_for_the_disk_is_exit_3_and_leaves_nothing(
+    server: ScriptServer, spec: Path, tmp_path: Path, size: int, limit: int
+) -> None:
+    """RLIMIT_FSIZE stands in for a full disk at a chosen byte: writes past it fail (EFBIG,
+    after a short write where some of it fits), on whichever path the bytes take."""
+    row = b"c0000000,x@example.com\n"
+    server.script(Reply(body=(b"id,email\n" + row * (size // len(row) + 1))[:size]))
+    older = tmp_path / "out.csv"
+    older.write_bytes(b"older complete export\n")
+
+    def limited() -> None:
+        default_sigint()
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    done = subprocess.run(
+        python_cmd("run", str(spec), "-o", "out.csv", "--base-url", server.base_url,
+                   "--project-token", "t"),
+        cwd=tmp_path, env=subprocess_env(), capture_output=True, timeout=60, check=False,
+        preexec_fn=limited,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr.decode()
+    assert b"cannot write out.csv: File too large" in done.stderr
+    assert b"Traceback" not in done.stderr
+    assert leftovers(tmp_path) == []
+    assert older.read_bytes() == b"older complete export\n"
+    assert not (tmp_path / "out.csv.run.json").exists()
