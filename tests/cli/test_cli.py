@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,7 +124,11 @@ def test_validate_defaults_to_the_specs_folder(
     tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert run_cli(["validate"]).exit_code == 2
+    missing = run_cli(["validate"])
+    assert missing.exit_code == 2
+    assert "default spec root 'specs' does not exist here (no exportspec.toml found)" in (
+        missing.stderr
+    )
     (tmp_path / "specs").mkdir()
     _write(tmp_path / "specs", "a.yaml", VALID)
     assert run_cli(["validate"]).exit_code == 0
@@ -219,3 +224,49 @@ def test_an_undeclared_var_says_when_nothing_is_declared(tmp_path: Path, run_cli
     result = run_cli(["compile", str(spec), "--var", "segment=1"])
     assert result.exit_code == 2
     assert "undeclared variable(s) 'segment'; no spec declares any" in result.stderr
+
+
+def _option_help(run_cli: RunCli, command: str, option: str) -> str | None:
+    """The help of `option` in `exportspec COMMAND --help`, on one line; None if absent."""
+    result = run_cli([command, "--help"])
+    assert result.exit_code == 0, result.explain()
+    entries = re.split(r"\n  (?=-)", result.stdout.split("\nOptions:\n", 1)[1])
+    for entry in entries:
+        names, _, help_text = entry.strip().partition("  ")
+        if option in names.replace(",", " ").split():
+            return " ".join(help_text.split())
+    return None
+
+
+@pytest.mark.parametrize("command", sorted(COMMAND_BY_NAME))
+def test_env_help_says_what_the_environment_gives_this_command(
+    command: str, run_cli: RunCli
+) -> None:
+    env_help = _option_help(run_cli, command, "--env")
+    if env_help is None:
+        return
+    assert "vars" in env_help and "default_environment" in env_help
+    # No other command's behaviour, and connection settings only where the command connects.
+    assert not re.search(rf"`({'|'.join(COMMAND_BY_NAME)})`", env_help), env_help
+    connects = _option_help(run_cli, command, "--base-url") is not None
+    assert ("base_url" in env_help) == connects, env_help
+    assert ("project_token" in env_help) == connects, env_help
+
+
+def test_schema_summary_and_help_say_editors_need_the_editor_variant(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    group = " ".join(run_cli(["--help"]).stdout.split())
+    summary = group.split(" schema ", 1)[1].split(" sandbox ", 1)[0]
+    assert "--editor" in summary and "editors" in summary, summary
+    help_text = " ".join(run_cli(["schema", "--help"]).stdout.split())
+    assert "With --editor" in help_text and "point your editor at that one" in help_text
+    # Which is true: a templated value fails the plain schema and passes the editor one.
+    from jsonschema import Draft202012Validator
+
+    from exportspec.loader import load_document
+
+    spec = load_document(Path(__file__).parents[2] / "specs" / "vip-segment.yaml").data
+    plain, editor = (json.loads(run_cli(["schema", *flag]).stdout) for flag in ([], ["--editor"]))
+    assert not Draft202012Validator(plain).is_valid(spec)
+    assert Draft202012Validator(editor).is_valid(spec)

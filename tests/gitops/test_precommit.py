@@ -1,23 +1,71 @@
-"""The hooks in .pre-commit-hooks.yaml, run by pre-commit itself against a temporary repository.
+"""The hooks in .pre-commit-hooks.yaml: which files they run for, how the file's comment tells
+users to install them, and the hooks run by pre-commit itself against a temporary repository.
 
-pre-commit builds the hook environment from this checkout (`try-repo`), so this test needs
+pre-commit builds the hook environment from this checkout (`try-repo`), so those tests need
 the package registry, as installing the project does.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.gitops.conftest import DATA
 
 ROOT = Path(__file__).parent.parent.parent
 PRE_COMMIT = [sys.executable, "-m", "pre_commit"]
+HOOKS_FILE = ROOT / ".pre-commit-hooks.yaml"
+HOOKS = {hook["id"]: hook for hook in yaml.safe_load(HOOKS_FILE.read_text())}
+README = ROOT / "README.md"
+FILE_CASES = yaml.safe_load((DATA / "hook-files.yaml").read_text())
+
+
+def _hook_runs_for(hook: dict[str, object], path: str) -> bool:
+    """pre-commit's choice: `files` and `exclude` are regular expressions searched in the path."""
+    return bool(re.search(str(hook.get("files", "")), path)) and not re.search(
+        str(hook.get("exclude", "^$")), path
+    )
+
+
+@pytest.mark.parametrize(
+    ("hook", "path", "runs"),
+    [
+        (hook, path, runs)
+        for hook, cases in FILE_CASES.items()
+        for runs, key in ((True, "run"), (False, "skip"))
+        for path in cases[key]
+    ],
+)
+def test_each_hook_runs_for_the_files_that_can_change_its_outcome(
+    hook: str, path: str, runs: bool
+) -> None:
+    assert _hook_runs_for(HOOKS[hook], path) == runs
+
+
+def test_the_install_comment_uses_the_workflows_placeholder_and_asks_for_a_released_tag() -> None:
+    comment = "\n".join(
+        line.removeprefix("#").strip()
+        for line in HOOKS_FILE.read_text().splitlines()
+        if line.startswith("#")
+    )
+    workflow = (ROOT / "docs" / "github-actions-exportspec.yml").read_text()
+    (package,) = set(re.findall(r"git\+(https://\S+?)@(v[\w.]+)", workflow))
+    repo = re.search(r"repo: (\S+)", comment)
+    rev = re.search(r"rev: (\S+)", comment)
+    assert repo is not None and rev is not None, comment
+    assert (repo[1], rev[1]) == package
+    assert "YOUR-ORG" in repo[1]
+    assert "released tag" in comment
+    # The README, where it names the repository, says it the same way.
+    for url in re.findall(r"https://github\.com/[\w.-]+/exportspec\b", README.read_text()):
+        assert url == repo[1]
 
 
 def _git(repo: Path, *args: str) -> None:

@@ -166,3 +166,48 @@ def test_a_credential_key_in_the_project_file_says_where_credentials_go(
     assert "s3cr3t" not in result.stderr
     assert "unknown key 'api_secret'" in result.stderr
     assert "set EXPORTSPEC_API_KEY_ID and EXPORTSPEC_API_SECRET" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "lock", "plan"])
+@pytest.mark.parametrize("nested", [False, True], ids=["at-the-root", "in-a-subfolder"])
+def test_a_missing_spec_root_names_the_setting_and_the_project_file(
+    command: str, nested: bool, tree: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml = tree / "exportspec.toml"
+    toml.write_text(toml.read_text().replace('["specs"]', '["specs", "reports"]'))
+    if nested:
+        monkeypatch.chdir(tree / "specs")
+    result = run_cli([command])
+    assert result.exit_code == 2, result.explain()
+    shown = toml if nested else Path("exportspec.toml")
+    assert result.stderr.endswith(
+        f"Error: no PATH given, and spec root 'reports' (project.spec_roots in {shown}) "
+        "does not exist\n"
+    ), result.explain()
+
+
+def test_a_missing_default_spec_root_says_the_project_file_sets_none(
+    tree: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml = tree / "exportspec.toml"
+    toml.write_text(toml.read_text().replace('spec_roots = ["specs"]\n', ""))
+    (tree / "specs").rename(tree / "reports")
+    monkeypatch.chdir(tree / "reports")
+    result = run_cli(["validate"])
+    assert result.exit_code == 2, result.explain()
+    assert result.stderr.endswith(
+        "Error: no PATH given, and spec root 'specs' (the default: project.spec_roots is not "
+        f"set in {toml}) does not exist\n"
+    ), result.explain()
+
+
+def test_a_spec_root_without_specs_names_the_setting(tree: Path, run_cli: RunCli) -> None:
+    toml = tree / "exportspec.toml"
+    toml.write_text(toml.read_text().replace('["specs"]', '["reports"]'))
+    (tree / "reports").mkdir()
+    result = run_cli(["validate"])
+    assert result.exit_code == 2, result.explain()
+    assert result.stderr.endswith(
+        "Error: no .yaml, .yml or .toml files under reports "
+        "(project.spec_roots in exportspec.toml)\n"
+    ), result.explain()

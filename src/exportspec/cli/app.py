@@ -35,7 +35,7 @@ COMMAND_BY_NAME: dict[str, tuple[str, str]] = {
     "plan": ("exportspec.cli.lock_cmd:plan", "Show which request bodies differ from the lock."),
     "schema": (
         "exportspec.cli.schema_cmd:schema",
-        "Print the JSON Schema of spec files, for editors.",
+        "Print the JSON Schema of spec files (for editors: --editor).",
     ),
     "sandbox": (
         "exportspec.cli.sandbox_cmd:sandbox",

@@ -24,6 +24,27 @@ def require_file_name(ctx: click.Context, param: click.Parameter, value: Path | 
     return value
 
 
+class EnvironmentOption(click.Option):
+    """--env: its help names what the environment gives the command it is on (vars to
+    all; base_url and project_token to a command that connects, one with --base-url)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        connects = any(param.name == "base_url" for param in ctx.command.params)
+        self.help = ENV_HELP_CONNECTING if connects else ENV_HELP
+        return super().get_help_record(ctx)
+
+
+ENV_HELP = (
+    "Environment from exportspec.toml whose vars apply, below --vars-file and --var "
+    "[default: the project's default_environment]."
+)
+ENV_HELP_CONNECTING = (
+    "Environment from exportspec.toml: its vars apply below --vars-file and --var; its "
+    "base_url and project_token below --base-url, --project-token and their EXPORTSPEC_* "
+    "variables [default: the project's default_environment]."
+)
+
+
 def render_options(function: F) -> F:
     """--env, --var, --vars-file and --now: the inputs of template rendering."""
     function = click.option(
@@ -46,14 +67,7 @@ def render_options(function: F) -> F:
         help="Set a declared variable (converted to its declared type); repeatable; "
         "wins over --vars-file.",
     )(function)
-    function = click.option(
-        "--env",
-        "environment",
-        metavar="NAME",
-        help="Environment from exportspec.toml whose vars apply (below --vars-file; `run` "
-        "also takes its base_url and project_token) [default: the project's "
-        "default_environment].",
-    )(function)
+    function = click.option("--env", "environment", metavar="NAME", cls=EnvironmentOption)(function)
     return function
 
 
@@ -129,17 +143,37 @@ def _from_working_folder(path: Path) -> Path:
 
 def spec_paths(paths: Sequence[Path], project: Any) -> list[Path]:
     """PATH arguments, else the project's spec roots, else `specs/`; at least one spec file."""
+    if paths:  # click has checked that they exist
+        return _with_spec_files(list(paths), "")
+    if project.file is None:
+        if not Path("specs").exists():
+            raise click.UsageError(
+                "no PATH given, and the default spec root 'specs' does not exist here "
+                "(no exportspec.toml found)"
+            )
+        return _with_spec_files([Path("specs")], "")
+    # Roots are relative to exportspec.toml, which may sit folders above: name it.
+    toml = _from_working_folder(project.file)
+    settings = project.document.data.get("project", {}) if project.document else {}
+    if "spec_roots" in settings:
+        source = f"project.spec_roots in {toml}"
+    else:
+        source = f"the default: project.spec_roots is not set in {toml}"
+    for root in project.spec_roots:
+        if not (project.root / root).exists():
+            raise click.UsageError(
+                f"no PATH given, and spec root {str(root)!r} ({source}) does not exist"
+            )
+    chosen = [_from_working_folder(project.root / root) for root in project.spec_roots]
+    return _with_spec_files(chosen, f" ({source})")
+
+
+def _with_spec_files(chosen: list[Path], source: str) -> list[Path]:
+    """`chosen`, unless no spec file lies under it; `source` says where it came from."""
     from exportspec.loader import iter_spec_files
 
-    if paths:
-        chosen = list(paths)
-    elif project.file is not None:
-        chosen = [_from_working_folder(project.root / root) for root in project.spec_roots]
-    else:
-        chosen = [Path("specs")]
-    missing = [p for p in chosen if not p.exists()]
-    if missing:
-        raise click.UsageError(f"no PATH given and {missing[0]} does not exist")
     if next(iter_spec_files(chosen), None) is None:
-        raise click.UsageError(f"no .yaml, .yml or .toml files under {', '.join(map(str, chosen))}")
+        raise click.UsageError(
+            f"no .yaml, .yml or .toml files under {', '.join(map(str, chosen))}{source}"
+        )
     return chosen

@@ -21,8 +21,11 @@ from exportspec.cli.boundary import error_boundary, writing_stdout
 def schema(editor: bool, body: bool) -> None:
     """Print a self-contained JSON Schema (2020-12) for spec files.
 
-    Point your editor at it for validation and completion while typing.
-    VS Code (YAML extension) — first line of a YAML spec:
+    Without options, every value must already be final: a template string such as
+    "{{ segment }}" where a number belongs fails it. With --editor, any value under
+    export and output may also be a template, as specs allow: point your editor at
+    that one for validation and completion while typing. VS Code (YAML extension) —
+    first line of a YAML spec:
 
         # yaml-language-server: $schema=../schemas/spec.editor.schema.json
 
@@ -31,6 +34,7 @@ def schema(editor: bool, body: bool) -> None:
         #:schema ../schemas/spec.editor.schema.json
 
     `exportspec schema --editor > schemas/spec.editor.schema.json` refreshes that file.
+    With --body: the schema of the request body alone (the `export` object, rendered).
     """
     with error_boundary():
         from exportspec.editor_schema import body_schema, spec_schema
