@@ -11,7 +11,7 @@ import difflib
 import json
 import re
 import zoneinfo
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from typing import Any
 
@@ -43,19 +43,33 @@ def validate_document(
     return sort_diagnostics(diagnostics)
 
 
+#: Said in place of a value that must not be echoed.
+CONCEALED = "the value (not shown: it may be a secret)"
+#: Whether the value at a path must not be echoed (it may be a secret).
+Conceal = Callable[[JsonPath, Any], bool]
+
+
 def schema_diagnostics(
     checker: Validator,
     document: LoadedDocument,
     data: Any,
     *,
     origins: Mapping[JsonPath, TemplateOrigin] | None = None,
+    conceal: Conceal | None = None,
 ) -> list[Diagnostic]:
-    """Every schema error of `data` as a located diagnostic in `document`."""
+    """Every schema error of `data` as a located diagnostic in `document`; values for which
+    `conceal(path, value)` is true are never part of a message."""
     return [
         diagnostic
         for error in checker.iter_errors(data)
-        for diagnostic in _diagnostics_for(_most_relevant(error), document, origins or {})
+        for diagnostic in _diagnostics_for(
+            _most_relevant(error), document, origins or {}, conceal or _show_all
+        )
     ]
+
+
+def _show_all(path: JsonPath, value: Any) -> bool:
+    return False
 
 
 def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
@@ -93,6 +107,7 @@ def _diagnostics_for(
     error: ValidationError,
     document: LoadedDocument,
     origins: Mapping[JsonPath, TemplateOrigin],
+    conceal: Conceal,
 ) -> Iterator[Diagnostic]:
     path: JsonPath = tuple(error.absolute_path)
     source_map = document.source_map
@@ -163,7 +178,7 @@ def _diagnostics_for(
         )
         return
 
-    message = _message(error, schema)
+    message = _message(error, schema, concealed=conceal(path, error.instance))
     origin = _origin(path, origins)
     if origin is not None:
         message += f" ({origin.describe()})"
@@ -176,8 +191,14 @@ def _diagnostics_for(
     )
 
 
-def _message(error: ValidationError, schema: Mapping[str, Any]) -> str:
+def _message(error: ValidationError, schema: Mapping[str, Any], *, concealed: bool) -> str:
     instance = error.instance
+    if concealed:  # built here, not cut out of jsonschema's message, which quotes the value
+        if error.validator == "type":
+            return f"{CONCEALED} is not of type {error.validator_value!r}"
+        if error.validator == "pattern" and "description" in schema:
+            return f"{CONCEALED} is not valid: {schema['description']}"
+        return f"{CONCEALED} is not valid here (schema rule {error.validator!r})"
     if error.validator == "enum":
         options = [str(v) for v in error.validator_value]  # type: ignore[union-attr]
         hint = _suggest(instance, options, "") if isinstance(instance, str) else ""
