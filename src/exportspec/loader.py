@@ -56,23 +56,34 @@ def iter_spec_files(paths: Iterable[Path]) -> Iterator[Path]:
                 yield file
 
 
-def load_document(path: Path, *, display: str | None = None) -> LoadedDocument:
-    """Read and parse one file by its suffix; raise LoadError with a located diagnostic."""
+def load_document(
+    path: Path, *, display: str | None = None, allow_empty: bool = False
+) -> LoadedDocument:
+    """Read and parse one file by its suffix; raise LoadError with a located diagnostic.
+
+    An empty file (or one of comments only) is an error, unless `allow_empty`: then it is
+    an empty mapping (a settings file whose defaults all apply).
+    """
     shown = display or str(path)
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise LoadError(Diagnostic(shown, f"cannot read file: {exc.strerror}", rule="io")) from exc
-    return load_bytes(raw, path=path, display=shown)
+    return load_bytes(raw, path=path, display=shown, allow_empty=allow_empty)
 
 
-def load_bytes(raw: bytes, *, path: Path, display: str | None = None) -> LoadedDocument:
+def load_bytes(
+    raw: bytes, *, path: Path, display: str | None = None, allow_empty: bool = False
+) -> LoadedDocument:
     """Parse file contents already in memory (used by tests and `load_document`)."""
     shown = display or str(path)
     if len(raw) > MAX_FILE_BYTES:
         raise LoadError(Diagnostic(shown, f"file is larger than {MAX_FILE_BYTES} bytes", rule="io"))
     text = _decode(raw, shown)
     if not text.strip() or _only_comments(text):
+        if allow_empty:
+            empty = SourceMap({(): Position(1, 1)}, {})
+            return LoadedDocument(path, {}, empty, hashlib.sha256(raw).hexdigest())
         raise LoadError(
             Diagnostic(shown, "file is empty: expected a mapping", Position(1, 1), rule="empty")
         )

@@ -89,7 +89,7 @@ def load_project(start: Path) -> Project:
     from exportspec.validation import schema_diagnostics, sort_diagnostics
 
     try:
-        document = load_document(path)
+        document = load_document(path, allow_empty=True)  # all defaults
     except LoadError as exc:
         raise ProjectFileError([exc.diagnostic]) from None
     problems = [

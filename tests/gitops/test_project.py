@@ -211,3 +211,16 @@ def test_a_spec_root_without_specs_names_the_setting(tree: Path, run_cli: RunCli
         "Error: no .yaml, .yml or .toml files under reports "
         "(project.spec_roots in exportspec.toml)\n"
     ), result.explain()
+
+
+@pytest.mark.parametrize(
+    "text", ["", "\n", "# defaults for now\n"], ids=["empty", "blank", "comment"]
+)
+def test_an_empty_project_file_means_all_defaults(text: str, tree: Path, run_cli: RunCli) -> None:
+    """`touch exportspec.toml` marks the project root: an empty TOML document is valid."""
+    (tree / "exportspec.toml").write_text(text)
+    result = run_cli(["validate"])
+    assert result.exit_code == 0, result.explain()
+    result = run_cli(["lock"])
+    assert result.exit_code == 0, result.explain()
+    assert (tree / "exportspec.lock").is_file()
