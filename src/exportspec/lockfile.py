@@ -12,7 +12,7 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -314,12 +314,39 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else _kind(value)
 
 
+def split_lock(lock: Lock, roots: Sequence[Path]) -> tuple[Lock, dict[str, LockEntry]]:
+    """The lock narrowed to the specs under `roots` (PATH arguments: files or folders), and
+    the entries left out. Without roots, the whole lock: `plan specs/a.yaml` must not call
+    every other locked spec removed, nor `lock specs/a.yaml` drop them."""
+    if not roots:
+        return lock, {}
+    wanted = [_absolute(root) for root in roots]
+    inside: dict[str, LockEntry] = {}
+    outside: dict[str, LockEntry] = {}
+    for name, entry in lock.entries.items():
+        spec = _absolute(lock.path.parent / entry.path)
+        under = any(spec == root or root in spec.parents for root in wanted)
+        (inside if under else outside)[name] = entry
+    return replace(lock, entries=inside), outside
+
+
+def _absolute(path: Path) -> Path:
+    return Path(os.path.normpath(path.absolute()))
+
+
 def build_lock(
-    results: Sequence[SpecResult], project: Project, *, environment: str | None, now: str
+    results: Sequence[SpecResult],
+    project: Project,
+    *,
+    environment: str | None,
+    now: str,
+    kept: Mapping[str, LockEntry] | None = None,
 ) -> tuple[Lock, str]:
-    """The lock for these (valid) results, and its stable, diff-friendly JSON text."""
+    """The lock for these (valid) results plus the `kept` entries of specs not compiled this
+    time (a narrower `lock PATH...`), and its stable, diff-friendly JSON text. A result
+    replaces a kept entry of the same name."""
     path = lock_path(project)
-    entries: dict[str, LockEntry] = {}
+    entries: dict[str, LockEntry] = dict(kept or {})
     for result in results:
         compiled = result.compiled
         assert compiled is not None, "lock only valid specs"

@@ -230,3 +230,57 @@ def test_specs_outside_the_locks_folder_lock_the_same_in_every_checkout(
     shutil.copytree(tree, copy)
     monkeypatch.chdir(copy / "cfg")
     assert _plan(run_cli)[0] == 0
+
+
+def _locked_bodies(tree: Path) -> dict[str, Any]:
+    specs = json.loads((tree / "exportspec.lock").read_text())["specs"]
+    return {name: entry["body"] for name, entry in specs.items()}
+
+
+def test_lock_of_some_paths_relocks_those_and_keeps_the_others(tree: Path, run_cli: RunCli) -> None:
+    _lock(run_cli)
+    before = _locked_bodies(tree)
+    for name in ("segment.yaml", "everyone.toml"):
+        spec = tree / "specs" / name
+        spec.write_text(spec.read_text().replace("csv", "native_json").replace("table", "native"))
+    result = run_cli(["lock", "specs/segment.yaml"])
+    assert result.exit_code == 0, result.explain()
+    assert "Locked 1 spec(s) in" in result.stderr and "(2 other(s) kept)" in result.stderr
+    after = _locked_bodies(tree)
+    assert after["segment"]["format"] == "native_json"
+    assert after["everyone"] == before["everyone"]  # kept as locked, though it changed since
+    assert after["daily"] == before["daily"]
+    code, plan = _plan(run_cli)
+    assert code == 6
+    assert _statuses(plan) == {"daily": "unchanged", "everyone": "changed", "segment": "unchanged"}
+
+
+def test_plan_and_validate_locked_of_some_paths_compare_only_those(
+    tree: Path, run_cli: RunCli
+) -> None:
+    _lock(run_cli)
+    (tree / "specs" / "daily.yaml").unlink()
+    code, plan = _plan(run_cli, "specs/segment.yaml")
+    assert (code, _statuses(plan)) == (0, {"segment": "unchanged"})
+    assert run_cli(["validate", "--locked", "specs/segment.yaml"]).exit_code == 0
+    code, plan = _plan(run_cli, "specs")  # a folder: what was locked under it counts
+    assert code == 6 and _statuses(plan)["daily"] == "removed"
+    assert run_cli(["validate", "--locked", "specs"]).exit_code == 1
+
+
+@pytest.mark.parametrize(
+    "flags", [["--now", "2020-01-01T00:00:00Z"], ["--env", "production"]], ids=["now", "env"]
+)
+def test_lock_of_some_paths_needs_the_locks_own_inputs(
+    flags: list[str], tree: Path, run_cli: RunCli
+) -> None:
+    _lock(run_cli, "--now", "2026-05-01T08:00:00Z")
+    before = (tree / "exportspec.lock").read_bytes()
+    result = run_cli(["lock", "specs/segment.yaml", *flags])
+    assert result.exit_code == 2, result.explain()
+    assert "keeps the other 2 locked spec(s) as they are" in result.stderr
+    assert "--env staging and --now 2026-05-01T08:00:00Z" in result.stderr
+    assert (tree / "exportspec.lock").read_bytes() == before
+    # The same inputs, said explicitly, are fine; so is every spec with new ones.
+    _lock(run_cli, "specs/segment.yaml", "--now", "2026-05-01T08:00:00Z", "--env", "staging")
+    _lock(run_cli, "specs", *flags)

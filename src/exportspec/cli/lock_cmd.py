@@ -16,7 +16,7 @@ from exportspec.cli.options import (
     render_options,
     spec_paths,
 )
-from exportspec.errors import ExitCode, SpecInvalidError
+from exportspec.errors import ExitCode, SpecInvalidError, UsageError
 
 _paths_argument = click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 
@@ -70,23 +70,32 @@ def lock(
 
     The lock sits next to exportspec.toml (or in the working folder) and belongs in
     git; `exportspec plan` compares against it. It pins `now`: an existing lock's
-    moment is kept unless --now is given.
+    moment is kept unless --now is given. With PATHs, only the specs under them are
+    (re)locked and the lock's other entries are kept as they are; that needs the
+    lock's own environment and moment.
     """
     with error_boundary():
-        from exportspec.lockfile import build_lock, write_lock
+        from exportspec.lockfile import build_lock, split_lock, write_lock
 
-        project, _, (results, inputs) = _compile_all(
+        project, old, (results, inputs) = _compile_all(
             paths, environment, var_assignments, vars_files, now
         )
         chosen = project.environment(environment)
-        new, text = build_lock(
-            results,
-            project,
-            environment=chosen.name if chosen else None,
-            now=inputs.now.isoformat().replace("+00:00", "Z"),
-        )
+        chosen_name = chosen.name if chosen else None
+        now_text = inputs.now.isoformat().replace("+00:00", "Z")
+        _, kept = split_lock(old, paths)
+        if kept and (chosen_name != old.environment or now_text != old.now_text):
+            # The kept bodies were compiled with the lock's inputs: one lock, one of each.
+            env = f"--env {old.environment}" if old.environment else "no --env"
+            raise UsageError(
+                f"lock PATH... keeps the other {len(kept)} locked spec(s) as they are, compiled "
+                f"with {env} and --now {old.now_text}: use the same, or lock every spec "
+                "(no PATH) to change them"
+            )
+        new, text = build_lock(results, project, environment=chosen_name, now=now_text, kept=kept)
         write_lock(new.path, text)
-        click.echo(f"Locked {len(new.entries)} spec(s) in {new.path}", err=True)
+        others = f" ({len(kept)} other(s) kept)" if kept else ""
+        click.echo(f"Locked {len(results)} spec(s) in {new.path}{others}", err=True)
 
 
 @click.command()
@@ -112,16 +121,17 @@ def plan(
     Compiles today's specs (with the lock's `now` unless --now is given) and prints,
     per spec, added / removed / renamed / changed / unchanged with a diff of the
     body (JSON path, old value, new value). Changes that come only from variable
-    values (--var, --vars-file, --env) show up too. Sends nothing.
+    values (--var, --vars-file, --env) show up too. With PATHs, only the locked specs
+    under them are compared. Sends nothing.
     """
     with error_boundary():
-        from exportspec.lockfile import compute_plan
+        from exportspec.lockfile import compute_plan, split_lock
         from exportspec.report import PLAN_REPORTER_BY_NAME
 
         _, lock_, (results, _) = _compile_all(
             paths, environment, var_assignments, vars_files, now, warn_environment=True
         )
-        result = compute_plan(results, lock_)
+        result = compute_plan(results, split_lock(lock_, paths)[0])
         with writing_stdout():
             PLAN_REPORTER_BY_NAME[output_format](result, sys.stdout)
         if detailed_exitcode and result.differs:

@@ -58,9 +58,9 @@ def validate(
         project = load_project_for(paths)
         roots = spec_paths(paths, project)
         if locked:
-            from exportspec.lockfile import environment_mismatch, read_lock
+            from exportspec.lockfile import environment_mismatch, read_lock, split_lock
 
-            lock = read_lock(project)
+            lock, _ = split_lock(read_lock(project), paths)  # with PATHs, their specs only
             now = now or lock.now_text
             if (warning := environment_mismatch(lock, project, environment)) is not None:
                 click.echo(warning, err=True)
