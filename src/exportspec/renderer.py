@@ -8,12 +8,16 @@ strict: an undefined name is an error, not an empty string.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import re
+import signal
+import threading
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
+from types import FrameType
 from typing import Any
 
 from exportspec.models import (
@@ -172,16 +176,56 @@ class TemplateFailure(Exception):
     """A template could not be compiled or evaluated; message is user-facing."""
 
 
+#: Wall-clock seconds one template may take. The sandbox bounds each value's size but not
+#: loops: two nested `range(100000)` loops would spin for hours and hold CI until it times
+#: out. A real template takes milliseconds.
+MAX_TEMPLATE_SECONDS = 5.0
+
+
+class _TemplateTimeout(BaseException):
+    """Raised into the rendering code by the SIGALRM that `_time_limit` arms; a
+    BaseException, like KeyboardInterrupt, so no `except Exception` on the way swallows it."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise _TemplateTimeout in the block after `seconds`; a no-op where signals cannot
+    do it (no SIGALRM, or not the main thread, where Python runs signal handlers)."""
+    if (
+        not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise _TemplateTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)  # and again, should one be lost
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def render_template(source: str, context: Mapping[str, Any]) -> tuple[Any, frozenset[str]]:
     """Render one template string; return its (JSON-compatible) value and the names it read."""
     from jinja2 import TemplateSyntaxError, Undefined, UndefinedError
     from jinja2.exceptions import SecurityError
 
     try:
-        function, names = _compiled(source)
-        value = function(context)
+        with _time_limit(MAX_TEMPLATE_SECONDS):
+            function, names = _compiled(source)
+            value = function(context)
         if isinstance(value, Undefined):
             value._fail_with_undefined_error()
+    except _TemplateTimeout:
+        raise TemplateFailure(
+            f"the template ran for more than {MAX_TEMPLATE_SECONDS:g} s and was stopped "
+            "(loops nested too deep or too long?)"
+        ) from None
     except TemplateSyntaxError as exc:
         raise TemplateFailure(f"template syntax error: {exc.message}") from None
     except UndefinedError as exc:

@@ -179,6 +179,25 @@ def test_sandbox_escape_attempts_become_template_failures(source: str) -> None:
     assert "sandbox" in str(info.value) or "unsafe" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+        "{% for a in 'x' * 99999 %}{% for b in 'x' * 99999 %}{{ '' }}{% endfor %}{% endfor %}",
+        # A loop that swallows errors with a filter still stops: the alarm repeats.
+        "{% for i in range(100000) %}{% for j in range(100000) %}{{ j | default(0) }}"
+        "{% endfor %}{% endfor %}",
+    ],
+)
+def test_a_template_that_runs_too_long_is_stopped(
+    source: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(renderer, "MAX_TEMPLATE_SECONDS", 0.2)
+    with pytest.raises(TemplateFailure, match=r"ran for more than 0.2 s and was stopped"):
+        render(source)
+    assert render("{{ 1 + 1 }}") == 2  # the alarm is disarmed afterwards
+
+
 def test_names_read_by_a_template_are_reported() -> None:
     _, names = render_template("{{ a + b }}-{{ now | timestamp }}", {"a": 1, "b": 2, "now": NOW})
     assert names == {"a", "b", "now"}
