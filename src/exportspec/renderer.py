@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import math
 import re
 import signal
@@ -127,6 +128,55 @@ def _too_big(operator: str, left: Any, right: Any) -> bool:
     return False
 
 
+#: str methods and filters whose integer argument sets the size of what they build.
+_WIDENING = frozenset(("center", "ljust", "rjust", "zfill", "expandtabs", "indent"))
+
+
+def _call_too_big(
+    name: str, subject: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> bool:
+    """Would the str method or filter `name`, applied to `subject`, build an oversized
+    string? `'x'.ljust(10**9)`, `s | replace('x', long)` and `'{:>999999999}'.format(1)`
+    allocate in one C call, before any time limit can stop them."""
+    if name == "generate_lorem_ipsum":  # Jinja's lipsum(n=5, html=True, min=20, max=100)
+        given = (*args, *(5, True, 20, 100)[len(args) :])
+        n, most = kwargs.get("n", given[0]), kwargs.get("max", given[3])
+        words = n * most if isinstance(n, int) and isinstance(most, int) else 0
+        return words * 8 > MAX_TEMPLATE_VALUE  # about 8 characters a word, with spaces
+    if not isinstance(subject, str):
+        return False
+    if name in _WIDENING:
+        lines = subject.count("\n") + subject.count("\t") + 1
+        numbers = [v for v in (*args, *kwargs.values()) if isinstance(v, int)]
+        return any(len(subject) + abs(n) * lines > MAX_TEMPLATE_VALUE for n in numbers)
+    if name == "replace" and len(args) >= 2 and isinstance(args[0], str):
+        new = str(args[1])
+        hits = subject.count(args[0]) if args[0] else len(subject) + 1
+        return len(subject) + hits * max(0, len(new) - len(args[0])) > MAX_TEMPLATE_VALUE
+    if name in ("format", "format_map"):  # widths and precisions in the format string
+        return any(int(n) > MAX_TEMPLATE_VALUE for n in re.findall(r"\d+", subject))
+    return False
+
+
+def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """`function` (a Jinja filter), refusing arguments that would build an oversized value."""
+    from jinja2.exceptions import SecurityError
+
+    skip = 1 if getattr(function, "jinja_pass_arg", None) else 0  # eval context first
+
+    @functools.wraps(function)  # keeps jinja_pass_arg, so Jinja still passes the context
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        subject, rest = (args[skip], args[skip + 1 :]) if len(args) > skip else (None, ())
+        if _call_too_big(name, subject, rest, kwargs):
+            raise SecurityError(_TOO_BIG)
+        return function(*args, **kwargs)
+
+    return bounded
+
+
+_TOO_BIG = f"the result would exceed {MAX_TEMPLATE_VALUE:,} characters, items or digits"
+
+
 @cache
 def _environment() -> Any:
     from jinja2 import StrictUndefined
@@ -146,9 +196,18 @@ def _environment() -> Any:
                 )
             return super().call_binop(context, operator, left, right)
 
+        def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+            method = getattr(obj, "__wrapped__", obj)  # str.format comes wrapped by the sandbox
+            name = getattr(method, "__name__", "")
+            if _call_too_big(name, getattr(method, "__self__", None), args, kwargs):
+                raise SecurityError(f"{name}(): {_TOO_BIG}")
+            return super().call(context, obj, *args, **kwargs)
+
     env = BoundedEnvironment(
         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
     )
+    for name in ("center", "indent", "replace", "format"):
+        env.filters[name] = _bounded_filter(name, env.filters[name])
     env.filters.update(HELPERS)
     env.globals.update(HELPERS)
     return env

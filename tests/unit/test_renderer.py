@@ -171,6 +171,18 @@ def test_syntax_error_is_a_failure() -> None:
         "{{ 10**9 * ['x'] }}",
         "{{ 9 ** 999999 }}",
         "{{ '%999999999d' % 1 }}",
+        "{{ 'x'.ljust(10**9) }}",
+        "{{ 'x'.zfill(10**9) }}",
+        "{{ 'a\tb'.expandtabs(10**9) }}",
+        "{{ 'x' | center(10**9) }}",
+        "{{ 'a\nb' | indent(10**9) }}",
+        "{{ ('x' * 99999) | replace('x', 'x' * 99999) }}",
+        "{{ ('x' * 99999).replace('x', 'xx') }}",
+        "{{ '{:>999999999}'.format(1) }}",
+        "{{ '%999999999d' | format(1) }}",
+        "{{ '{:>999999999}'.format_map({}) }}",
+        "{{ lipsum(10**6) }}",
+        "{{ lipsum(n=5, max=10**6) }}",
     ],
 )
 def test_sandbox_escape_attempts_become_template_failures(source: str) -> None:
@@ -196,6 +208,23 @@ def test_a_template_that_runs_too_long_is_stopped(
     with pytest.raises(TemplateFailure, match=r"ran for more than 0.2 s and was stopped"):
         render(source)
     assert render("{{ 1 + 1 }}") == 2  # the alarm is disarmed afterwards
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("{{ 'ab' | center(6) }}", "  ab  "),
+        ("{{ 'a\nb' | indent(2) }}", "a\n  b"),
+        ("{{ 'a-b' | replace('-', '_') }}", "a_b"),
+        ("{{ 'a-b'.replace('-', '') }}", "ab"),
+        ("{{ '%05d' | format(42) }}", "00042"),
+        ("{{ '{:>4}'.format(7) }}", "   7"),
+        ("{{ '7'.zfill(3) }}", "007"),
+        ("{{ lipsum(1, false, 3, 4).split() | length }}", 3),
+    ],
+)
+def test_size_guards_leave_ordinary_calls_alone(source: str, expected: object) -> None:
+    assert render(source) == expected
 
 
 def test_names_read_by_a_template_are_reported() -> None:
