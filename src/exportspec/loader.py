@@ -41,12 +41,27 @@ class LoadError(Exception):
         self.diagnostic = diagnostic
 
 
+#: Files a folder search never takes for specs: the project file sits beside them (`lock .`).
+NOT_SPECS = frozenset({"exportspec.toml"})
+
+
 def iter_spec_files(paths: Iterable[Path]) -> Iterator[Path]:
-    """Yield spec files: files as given, folders searched recursively, sorted, deduplicated."""
+    """Yield spec files: files as given, folders searched recursively, sorted, deduplicated.
+
+    A folder search skips hidden files and folders (`.github/`, `.pre-commit-config.yaml`)
+    and the project file; a file named explicitly is always taken.
+    """
     seen: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in SPEC_SUFFIXES
+                and p.name not in NOT_SPECS
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and p.is_file()
+            )
         else:
             found = [path]
         for file in found:
@@ -80,10 +95,9 @@ def load_bytes(
     if len(raw) > MAX_FILE_BYTES:
         raise LoadError(Diagnostic(shown, f"file is larger than {MAX_FILE_BYTES} bytes", rule="io"))
     text = _decode(raw, shown)
-    if not text.strip() or _only_comments(text):
-        if allow_empty:
-            empty = SourceMap({(): Position(1, 1)}, {})
-            return LoadedDocument(path, {}, empty, hashlib.sha256(raw).hexdigest())
+    if allow_empty and path.suffix == ".toml":
+        pass  # an empty TOML document is an empty table; tomllib judges the rest
+    elif not text.strip() or _only_comments(text):
         raise LoadError(
             Diagnostic(shown, "file is empty: expected a mapping", Position(1, 1), rule="empty")
         )

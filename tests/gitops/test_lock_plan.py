@@ -284,3 +284,89 @@ def test_lock_of_some_paths_needs_the_locks_own_inputs(
     # The same inputs, said explicitly, are fine; so is every spec with new ones.
     _lock(run_cli, "specs/segment.yaml", "--now", "2026-05-01T08:00:00Z", "--env", "staging")
     _lock(run_cli, "specs", *flags)
+
+
+def test_paths_through_a_symlink_are_the_locked_specs(tree: Path, run_cli: RunCli) -> None:
+    _lock(run_cli)
+    (tree / "linked").symlink_to(tree / "specs", target_is_directory=True)
+    code, plan = _plan(run_cli, "linked")
+    assert code == 0 and set(_statuses(plan).values()) == {"unchanged"}, plan
+    assert run_cli(["validate", "--locked", "linked"]).exit_code == 0
+    code, plan = _plan(run_cli, str(tree / "linked" / "segment.yaml"))
+    assert (code, _statuses(plan)) == (0, {"segment": "unchanged"})
+
+
+@pytest.fixture
+def two_roots(tree: Path) -> Path:
+    """The tree with a second spec root, `other/`, holding everyone.toml."""
+    toml = tree / "exportspec.toml"
+    toml.write_text(
+        toml.read_text().replace('spec_roots = ["specs"]', 'spec_roots = ["specs", "other"]')
+    )
+    (tree / "other").mkdir()
+    (tree / "specs" / "everyone.toml").rename(tree / "other" / "everyone.toml")
+    return tree
+
+
+def test_a_subset_spec_taking_the_name_of_a_kept_one_is_refused(
+    two_roots: Path, run_cli: RunCli
+) -> None:
+    _lock(run_cli)
+    before = (two_roots / "exportspec.lock").read_bytes()
+    segment = two_roots / "specs" / "segment.yaml"
+    segment.write_text(segment.read_text().replace("name: segment", "name: everyone"))
+    for command in (["lock", "specs"], ["plan", "specs"], ["validate", "--locked", "specs"]):
+        result = run_cli(command)
+        assert result.exit_code == 1, result.explain()
+        assert (
+            "specs/segment.yaml:2:7: error: name 'everyone' is also the name of other/everyone.toml"
+            in result.stdout + result.stderr
+        )
+    assert (two_roots / "exportspec.lock").read_bytes() == before
+
+
+def test_specs_moved_across_the_subset_boundary(two_roots: Path, run_cli: RunCli) -> None:
+    _lock(run_cli)
+    (two_roots / "other" / "everyone.toml").rename(two_roots / "specs" / "everyone.toml")
+    (two_roots / "specs" / "daily.yaml").rename(two_roots / "other" / "daily.yaml")
+    code, plan = _plan(run_cli, "specs")
+    assert code == 6
+    assert _statuses(plan) == {"everyone": "changed", "segment": "unchanged"}  # daily: elsewhere
+    entry = next(s for s in plan["specs"] if s["name"] == "everyone")
+    assert entry["old_path"] == "other/everyone.toml"
+    _lock(run_cli, "specs")
+    locked = json.loads((two_roots / "exportspec.lock").read_text())["specs"]
+    assert locked["everyone"]["path"] == "specs/everyone.toml"
+    assert locked["daily"]["path"] == "specs/daily.yaml"  # kept as locked: not ours to judge
+    code, plan = _plan(run_cli)
+    assert _statuses(plan)["daily"] == "changed"  # the whole plan shows the move
+
+
+def test_lock_of_some_paths_takes_the_locks_now_in_any_spelling(
+    tree: Path, run_cli: RunCli
+) -> None:
+    _lock(run_cli, "--now", "2026-05-01T08:00:00Z")
+    lock_file = tree / "exportspec.lock"
+    lock_file.write_text(lock_file.read_text().replace("08:00:00Z", "10:00:00+02:00"))
+    _lock(run_cli, "specs/segment.yaml")
+    _lock(run_cli, "specs/segment.yaml", "--now", "2026-05-01T08:00:00+00:00")
+    data = json.loads(lock_file.read_text())
+    data["now"] = None
+    lock_file.write_text(json.dumps(data))
+    result = run_cli(["lock", "specs/segment.yaml"])
+    assert result.exit_code == 2, result.explain()
+    assert "no recorded now" in result.stderr and "lock every spec (no PATH)" in result.stderr
+
+
+def test_a_folder_search_skips_hidden_folders_and_the_project_file(
+    tree: Path, run_cli: RunCli
+) -> None:
+    (tree / ".github" / "workflows").mkdir(parents=True)
+    (tree / ".github" / "workflows" / "ci.yml").write_text("on: push\njobs: {}\n")
+    (tree / ".pre-commit-config.yaml").write_text("repos: []\n")
+    result = run_cli(["validate", "."])
+    assert result.exit_code == 0, result.explain()
+    assert "3 spec(s) valid" in result.stdout
+    _lock(run_cli, ".")
+    code, plan = _plan(run_cli, ".")
+    assert code == 0 and len(plan["specs"]) == 3

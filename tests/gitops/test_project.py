@@ -224,3 +224,13 @@ def test_an_empty_project_file_means_all_defaults(text: str, tree: Path, run_cli
     result = run_cli(["lock"])
     assert result.exit_code == 0, result.explain()
     assert (tree / "exportspec.lock").is_file()
+
+
+@pytest.mark.parametrize("text", ["\v\f", "#\x00\n", "\r", "# c\x7f\n"], ids=repr)
+def test_a_project_file_that_is_not_toml_is_not_taken_for_an_empty_one(
+    text: str, tree: Path, run_cli: RunCli
+) -> None:
+    (tree / "exportspec.toml").write_text(text)
+    result = run_cli(["validate"])
+    assert result.exit_code == 3, result.explain()
+    assert "TOML syntax error" in result.stderr

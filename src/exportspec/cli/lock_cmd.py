@@ -13,6 +13,7 @@ from exportspec.cli.options import (
     build_render_inputs,
     load_project_for,
     output_format_option,
+    project_spec_files,
     render_options,
     spec_paths,
 )
@@ -83,14 +84,15 @@ def lock(
         chosen = project.environment(environment)
         chosen_name = chosen.name if chosen else None
         now_text = inputs.now.isoformat().replace("+00:00", "Z")
-        _, kept = split_lock(old, paths)
-        if kept and (chosen_name != old.environment or now_text != old.now_text):
+        _, kept = split_lock(old, paths, results, lambda: project_spec_files(project))
+        if kept and (chosen_name != old.environment or inputs.now != _lock_moment(old)):
             # The kept bodies were compiled with the lock's inputs: one lock, one of each.
             env = f"--env {old.environment}" if old.environment else "no --env"
+            moment = f"--now {old.now_text}" if old.now_text else "no recorded now"
             raise UsageError(
                 f"lock PATH... keeps the other {len(kept)} locked spec(s) as they are, compiled "
-                f"with {env} and --now {old.now_text}: use the same, or lock every spec "
-                "(no PATH) to change them"
+                f"with {env} and {moment}: use the same, or lock every spec (no PATH) to "
+                "change them"
             )
         new, text = build_lock(results, project, environment=chosen_name, now=now_text, kept=kept)
         write_lock(new.path, text)
@@ -128,11 +130,19 @@ def plan(
         from exportspec.lockfile import compute_plan, split_lock
         from exportspec.report import PLAN_REPORTER_BY_NAME
 
-        _, lock_, (results, _) = _compile_all(
+        project, lock_, (results, _) = _compile_all(
             paths, environment, var_assignments, vars_files, now, warn_environment=True
         )
-        result = compute_plan(results, split_lock(lock_, paths)[0])
+        scoped, _ = split_lock(lock_, paths, results, lambda: project_spec_files(project))
+        result = compute_plan(results, scoped)
         with writing_stdout():
             PLAN_REPORTER_BY_NAME[output_format](result, sys.stdout)
         if detailed_exitcode and result.differs:
             raise SystemExit(ExitCode.PLAN_CHANGED)
+
+
+def _lock_moment(lock: Any) -> Any:
+    """The lock's `now` as a moment (None when it records none)."""
+    from exportspec.variables import parse_now
+
+    return parse_now(lock.now_text) if lock.now_text else None

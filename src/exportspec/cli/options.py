@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -139,6 +139,16 @@ def _from_working_folder(path: Path) -> Path:
         return path.relative_to(Path.cwd())
     except ValueError:
         return path
+
+
+def project_spec_files(project: Any) -> Iterator[Path]:
+    """Every spec file of the project: under its spec roots that exist (else `specs/`)."""
+    from exportspec.loader import iter_spec_files
+
+    roots = (
+        [project.root / root for root in project.spec_roots] if project.file else [Path("specs")]
+    )
+    return iter_spec_files(root for root in roots if root.exists())
 
 
 def spec_paths(paths: Sequence[Path], project: Any) -> list[Path]:

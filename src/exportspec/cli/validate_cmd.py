@@ -14,6 +14,7 @@ from exportspec.cli.options import (
     build_render_inputs,
     load_project_for,
     output_format_option,
+    project_spec_files,
     render_options,
     spec_paths,
 )
@@ -58,9 +59,9 @@ def validate(
         project = load_project_for(paths)
         roots = spec_paths(paths, project)
         if locked:
-            from exportspec.lockfile import environment_mismatch, read_lock, split_lock
+            from exportspec.lockfile import environment_mismatch, read_lock
 
-            lock, _ = split_lock(read_lock(project), paths)  # with PATHs, their specs only
+            lock = read_lock(project)
             now = now or lock.now_text
             if (warning := environment_mismatch(lock, project, environment)) is not None:
                 click.echo(warning, err=True)
@@ -75,8 +76,10 @@ def validate(
             raise SystemExit(ExitCode.SPEC_INVALID) from None
         results = check_specs(roots, inputs)
         if locked:
-            from exportspec.lockfile import stale_lock_results
+            from exportspec.lockfile import split_lock, stale_lock_results
 
+            # With PATHs, only the locked specs under them.
+            lock, _ = split_lock(lock, paths, results, lambda: project_spec_files(project))
             results = stale_lock_results(results, lock, project)
         with writing_stdout():
             REPORTER_BY_NAME[output_format](results, sys.stdout)
