@@ -25,7 +25,9 @@ from exportspec.pipeline import SpecResult
 from exportspec.project import DEFAULT_LOCKFILE, Project
 
 LOCK_VERSION = 1
-Status = Literal["added", "removed", "renamed", "changed", "unchanged"]
+Status = Literal["added", "removed", "renamed", "changed", "moved", "unchanged"]
+#: Statuses whose compiled body is the locked one: nothing new would be sent.
+SAME_BODY: frozenset[Status] = frozenset({"moved", "unchanged"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,11 @@ class PlanEntry:
     body_changes: tuple[Change, ...] = ()
     variable_changes: tuple[Change, ...] = ()
 
+    @property
+    def differs(self) -> bool:
+        """The body that would be sent differs from the locked one (or is new, or gone)."""
+        return self.status not in SAME_BODY
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -95,7 +102,7 @@ class Plan:
 
     @property
     def differs(self) -> bool:
-        return any(e.status != "unchanged" for e in self.entries)
+        return any(e.differs for e in self.entries)
 
     def count(self, status: Status) -> int:
         return sum(e.status == status for e in self.entries)
@@ -479,9 +486,12 @@ def compute_plan(results: Sequence[SpecResult], lock: Lock) -> Plan:
         variable_changes = tuple(diff_values(dict(old.variables), dict(compiled.variables)))
         if old_name is not None:
             status: Status = "renamed"
-        elif body_changes or old.body_sha256 != compiled.sha256 or old.path != path:
-            # A moved file is a change too: the lock names the old path, and `lock` rewrites it.
+        elif body_changes or old.body_sha256 != compiled.sha256:
             status = "changed"
+        elif old.path != path:
+            # The same body from another file: the lock needs the new path, but nothing new
+            # would be sent (the workflow runs only specs whose body differs).
+            status = "moved"
         else:
             status = "unchanged"
         entries.append(
@@ -528,6 +538,7 @@ def stale_lock_results(results: list[SpecResult], lock: Lock, project: Project) 
             "added": f"spec is not in {lock.path.name}",
             "renamed": f"spec was renamed from {entry.old_name!r} since {lock.path.name}",
             "changed": f"compiled body differs from {lock.path.name}",
+            "moved": f"spec moved from {entry.old_path} since {lock.path.name}",
         }[entry.status]
         if entry.status == "changed" and entry.old_path != entry.path:
             moved = f"spec moved from {entry.old_path} since {lock.path.name}"

@@ -254,7 +254,14 @@ class PlanReporter(Protocol):
     def __call__(self, plan: Plan, stream: TextIO) -> None: ...
 
 
-_SIGN = {"added": "+", "removed": "-", "renamed": ">", "changed": "~", "unchanged": "="}
+_SIGN = {
+    "added": "+",
+    "removed": "-",
+    "renamed": ">",
+    "changed": "~",
+    "moved": "*",
+    "unchanged": "=",
+}
 
 
 def _value(value: object) -> str:
@@ -279,6 +286,8 @@ def _plan_title(entry: PlanEntry) -> str:
         return f"{entry.old_name} -> {entry.name} ({entry.path}): renamed"
     if entry.status == "changed" and entry.old_path and entry.old_path != entry.path:
         return f"{entry.name} ({entry.path}): changed, moved from {entry.old_path}"
+    if entry.status == "moved":
+        return f"{entry.name} ({entry.path}): moved from {entry.old_path}, same body"
     return f"{entry.name} ({entry.path}): {entry.status}"
 
 
@@ -293,6 +302,7 @@ def plan_summary(plan: Plan) -> str:
         f"{plan.count('changed')} to change",
         f"{plan.count('removed')} to remove",
         f"{plan.count('renamed')} renamed",
+        f"{plan.count('moved')} moved",
         f"{plan.count('unchanged')} unchanged",
     ]
     return "Plan: " + ", ".join(parts) + "."
@@ -324,7 +334,7 @@ def plan_json(plan: Plan, stream: TextIO) -> None:
         "differs": plan.differs,
         "summary": {
             status: plan.count(status)
-            for status in ("added", "removed", "renamed", "changed", "unchanged")
+            for status in ("added", "removed", "renamed", "changed", "moved", "unchanged")
         },
         "specs": [
             {
@@ -365,7 +375,7 @@ def plan_github(plan: Plan, stream: TextIO) -> None:
 def plan_junit(plan: Plan, stream: TextIO) -> None:
     from xml.etree import ElementTree as ET
 
-    differing = sum(e.status != "unchanged" for e in plan.entries)
+    differing = sum(e.differs for e in plan.entries)  # a move sends nothing new
     root = ET.Element("testsuites", name="exportspec", tests=str(len(plan.entries)))
     root.set("failures", str(differing))
     suite = ET.SubElement(
@@ -380,9 +390,11 @@ def plan_junit(plan: Plan, stream: TextIO) -> None:
     for entry in plan.entries:
         case = ET.SubElement(suite, "testcase", classname="exportspec.plan", name=entry.name)
         case.set("file", _plan_file(plan, entry))
-        if entry.status != "unchanged":
+        if entry.differs:
             failure = ET.SubElement(case, "failure", message=_plan_title(entry), type=entry.status)
             failure.text = _plan_detail(entry)
+        elif entry.status == "moved":
+            ET.SubElement(case, "system-out").text = _plan_title(entry)
     ET.indent(root)
     stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
     stream.write(ET.tostring(root, encoding="unicode") + "\n")

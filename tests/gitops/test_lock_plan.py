@@ -40,7 +40,9 @@ def test_lock_edit_plan_exits_6_then_lock_again_exits_0(tree: Path, run_cli: Run
     _lock(run_cli)
     again = run_cli(["plan", "--detailed-exitcode"])
     assert again.exit_code == 0, again.explain()
-    assert "Plan: 0 to add, 0 to change, 0 to remove, 0 renamed, 3 unchanged." in again.stdout
+    assert (
+        "Plan: 0 to add, 0 to change, 0 to remove, 0 renamed, 0 moved, 3 unchanged." in again.stdout
+    )
 
 
 def test_lock_file_is_stable_and_complete(tree: Path, run_cli: RunCli) -> None:
@@ -93,6 +95,7 @@ def test_plan_reports_added_removed_and_renamed(tree: Path, run_cli: RunCli) -> 
         "removed": 1,
         "renamed": 1,
         "changed": 0,
+        "moved": 0,
         "unchanged": 1,
     }
     text = run_cli(["plan"]).stdout
@@ -171,29 +174,45 @@ def test_plan_warns_when_the_environment_is_not_the_locks(tree: Path, run_cli: R
     assert "warning" not in run_cli(["plan", "--env", "staging"]).stderr
 
 
-def test_a_moved_spec_is_a_change_in_plan_and_validate_locked(tree: Path, run_cli: RunCli) -> None:
+def test_a_moved_spec_is_a_move_in_plan_and_stale_for_validate_locked(
+    tree: Path, run_cli: RunCli
+) -> None:
     _lock(run_cli)
     (tree / "specs" / "nightly").mkdir()
     (tree / "specs" / "daily.yaml").rename(tree / "specs" / "nightly" / "daily.yaml")
     code, plan = _plan(run_cli)
-    assert code == 6
+    assert code == 0 and plan["differs"] is False  # the same body: nothing new to send
     entry = next(s for s in plan["specs"] if s["name"] == "daily")
     assert (entry["status"], entry["path"], entry["old_path"]) == (
-        "changed",
+        "moved",
         "specs/nightly/daily.yaml",
         "specs/daily.yaml",
     )
-    assert entry["body_changes"] == [] and plan["summary"]["changed"] == 1
+    assert entry["body_changes"] == [] and plan["summary"]["moved"] == 1
     text = run_cli(["plan"]).stdout
-    assert "~ daily (specs/nightly/daily.yaml): changed, moved from specs/daily.yaml" in text
-    stale = run_cli(["validate", "--locked"])
+    assert "* daily (specs/nightly/daily.yaml): moved from specs/daily.yaml, same body" in text
+    assert "0 to change, 0 to remove, 0 renamed, 1 moved, 2 unchanged." in text
+    stale = run_cli(["validate", "--locked"])  # the lock must learn the new path
     assert stale.exit_code == 1
     assert (
         "specs/nightly/daily.yaml:2:7: error: spec moved from specs/daily.yaml since "
         "exportspec.lock; run `exportspec lock` to update it"
     ) in stale.stdout
     _lock(run_cli)
-    assert _plan(run_cli)[0] == 0
+    code, plan = _plan(run_cli)
+    assert code == 0 and plan["summary"]["moved"] == 0
+
+
+def test_a_moved_spec_whose_body_changed_is_a_change(tree: Path, run_cli: RunCli) -> None:
+    _lock(run_cli)
+    (tree / "specs" / "everyone.toml").rename(tree / "specs" / "all.toml")
+    spec = tree / "specs" / "all.toml"
+    spec.write_text(spec.read_text().replace("table_json", "csv"))
+    code, plan = _plan(run_cli)
+    assert code == 6 and _statuses(plan)["everyone"] == "changed"
+    assert "~ everyone (specs/all.toml): changed, moved from specs/everyone.toml" in (
+        run_cli(["plan"]).stdout
+    )
 
 
 def test_the_github_annotation_of_a_removed_spec_is_on_the_lock(
@@ -330,8 +349,8 @@ def test_specs_moved_across_the_subset_boundary(two_roots: Path, run_cli: RunCli
     (two_roots / "other" / "everyone.toml").rename(two_roots / "specs" / "everyone.toml")
     (two_roots / "specs" / "daily.yaml").rename(two_roots / "other" / "daily.yaml")
     code, plan = _plan(run_cli, "specs")
-    assert code == 6
-    assert _statuses(plan) == {"everyone": "changed", "segment": "unchanged"}  # daily: elsewhere
+    assert code == 0
+    assert _statuses(plan) == {"everyone": "moved", "segment": "unchanged"}  # daily: elsewhere
     entry = next(s for s in plan["specs"] if s["name"] == "everyone")
     assert entry["old_path"] == "other/everyone.toml"
     _lock(run_cli, "specs")
@@ -339,7 +358,7 @@ def test_specs_moved_across_the_subset_boundary(two_roots: Path, run_cli: RunCli
     assert locked["everyone"]["path"] == "specs/everyone.toml"
     assert locked["daily"]["path"] == "specs/daily.yaml"  # kept as locked: not ours to judge
     code, plan = _plan(run_cli)
-    assert _statuses(plan)["daily"] == "changed"  # the whole plan shows the move
+    assert _statuses(plan)["daily"] == "moved"  # the whole plan shows the move
 
 
 def test_lock_of_some_paths_takes_the_locks_now_in_any_spelling(

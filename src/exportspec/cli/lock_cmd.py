@@ -103,7 +103,9 @@ def lock(
 @click.command()
 @_paths_argument
 @render_options
-@output_format_option(text="a readable diff per spec (+ added, - removed, > renamed, ~ changed)")
+@output_format_option(
+    text="a readable diff per spec (+ added, - removed, > renamed, ~ changed, * moved)"
+)
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -121,10 +123,11 @@ def plan(
     """Show which request bodies differ from exportspec.lock, and how.
 
     Compiles today's specs (with the lock's `now` unless --now is given) and prints,
-    per spec, added / removed / renamed / changed / unchanged with a diff of the
-    body (JSON path, old value, new value). Changes that come only from variable
-    values (--var, --vars-file, --env) show up too. With PATHs, only the locked specs
-    under them are compared. Sends nothing.
+    per spec, added / removed / renamed / changed / moved / unchanged with a diff of
+    the body (JSON path, old value, new value); a moved spec (same body, another
+    file) sends nothing new, so it is not a difference for --detailed-exitcode.
+    Changes that come only from variable values (--var, --vars-file, --env) show up
+    too. With PATHs, only the locked specs under them are compared. Sends nothing.
     """
     with error_boundary():
         from exportspec.lockfile import compute_plan, split_lock
