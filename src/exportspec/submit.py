@@ -650,13 +650,22 @@ def format_dry_run(
 
 
 def format_summary(result: RunResult, record: Path | None) -> str:
-    """One line: rows, bytes, seconds, path."""
+    """One line: rows, bytes, seconds, path; for a rerun, whether the bytes are the same."""
     where = "stdout" if result.output_path is None else str(result.output_path)
     text = (
         f"Exported {result.rows:,} rows ({format_bytes(result.size)}) in "
         f"{result.seconds:.1f} s to {where}"
     )
-    return text + (f" (run record: {record})" if record is not None else "")
+    text += f" (run record: {record})" if record is not None else ""
+    replayed = (result.request.rerun_of or {}).get("output_sha256")
+    if replayed:  # the same body need not bring the same data: say which it was
+        text += (
+            "; the same bytes as the replayed run's export"
+            if replayed == result.sha256
+            else "; not the same bytes as the replayed run's export (the data or the server "
+            "changed)"
+        )
+    return text
 
 
 def format_bytes(size: float) -> str:

@@ -46,6 +46,10 @@ def test_rerun_sends_identical_bytes_and_writes_a_new_record(
     assert new["rerun_of"]["record"] == record.as_posix()
     assert new["rerun_of"]["output_sha256"] == old["output"]["sha256"]
     assert new["started_at"] > old["started_at"]
+    assert "not the same bytes as the replayed run's export" in result.stderr
+    again = run_cli(["rerun", str(record)])  # the server answers as it did the last time
+    assert again.exit_code == 0, again.explain()
+    assert "; the same bytes as the replayed run's export" in again.stderr
 
 
 def test_rerun_to_another_output_and_server(
