@@ -124,8 +124,20 @@ def _too_big(operator: str, left: Any, right: Any) -> bool:
                 return len(sized) * count > MAX_TEMPLATE_VALUE
     if operator == "%" and isinstance(left, str):
         # printf-style widths and precisions ("%999999999d") allocate before any check can.
-        return any(int(n) > MAX_TEMPLATE_VALUE for n in re.findall(r"\d+", left))
+        return _widest(_PRINTF_SPECS, left) > MAX_TEMPLATE_VALUE
     return False
+
+
+#: Where a format string keeps its widths and precisions: printf conversions (`%-09.3f`,
+#: `%(name)12s`) and str.format fields (`{:>12}`). Other digits are text, not sizes.
+_PRINTF_SPECS = re.compile(r"%(?:\([^)]*\))?[^a-zA-Z%]*")
+_FORMAT_FIELDS = re.compile(r"\{[^{}]*\}")
+
+
+def _widest(specs: re.Pattern[str], text: str) -> int:
+    """The largest number inside the format specifications of `text`."""
+    numbers = (int(n) for spec in specs.findall(text) for n in re.findall(r"\d+", spec))
+    return max(numbers, default=0)
 
 
 #: str methods and filters whose integer argument sets the size of what they build.
@@ -153,8 +165,10 @@ def _call_too_big(
         new = str(args[1])
         hits = subject.count(args[0]) if args[0] else len(subject) + 1
         return len(subject) + hits * max(0, len(new) - len(args[0])) > MAX_TEMPLATE_VALUE
-    if name in ("format", "format_map"):  # widths and precisions in the format string
-        return any(int(n) > MAX_TEMPLATE_VALUE for n in re.findall(r"\d+", subject))
+    if name in ("format", "format_map"):  # str.format: widths in the format fields
+        return _widest(_FORMAT_FIELDS, subject) > MAX_TEMPLATE_VALUE
+    if name == "printf":  # the `format` filter: `subject % args`
+        return _widest(_PRINTF_SPECS, subject) > MAX_TEMPLATE_VALUE
     return False
 
 
@@ -206,8 +220,8 @@ def _environment() -> Any:
     env = BoundedEnvironment(
         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
     )
-    for name in ("center", "indent", "replace", "format"):
-        env.filters[name] = _bounded_filter(name, env.filters[name])
+    for name, check in (("center",) * 2, ("indent",) * 2, ("replace",) * 2, ("format", "printf")):
+        env.filters[name] = _bounded_filter(check, env.filters[name])
     env.filters.update(HELPERS)
     env.globals.update(HELPERS)
     return env

@@ -220,6 +220,10 @@ def test_a_template_that_runs_too_long_is_stopped(
         ("{{ '%05d' | format(42) }}", "00042"),
         ("{{ '{:>4}'.format(7) }}", "   7"),
         ("{{ '7'.zfill(3) }}", "007"),
+        ("{{ 'order 1234567: %s' % 'ok' }}", "order 1234567: ok"),
+        ("{{ 'order 1234567: %s' | format('ok') }}", "order 1234567: ok"),
+        ("{{ 'order 1234567: {}'.format('ok') }}", "order 1234567: ok"),
+        ("{{ '%(n)5d' % {'n': 7} }}", "    7"),
         ("{{ lipsum(1, false, 3, 4).split() | length }}", 3),
     ],
 )
