@@ -7,6 +7,7 @@ up as changes every day: `plan` renders with the lock's `now` unless `--now` is 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -342,14 +343,12 @@ def split_lock(
     chosen = {r.path.resolve(): r for r in results}
     here = {r.compiled.name: r for r in results if r.compiled is not None}
     wanted = [root.resolve() for root in roots]
-    loaded: list[dict[Path, object]] = []
 
+    @functools.cache
     def elsewhere() -> dict[Path, object]:
         """The current name of each project spec outside the roots (loaded on first use)."""
-        if not loaded:
-            files = (f.resolve() for f in project_spec_files())
-            loaded.append({f: _spec_name(f) for f in files if f not in chosen})
-        return loaded[0]
+        files = (f.resolve() for f in project_spec_files())
+        return {f: _spec_name(f) for f in files if f not in chosen}
 
     inside: dict[str, LockEntry] = {}
     outside: dict[str, LockEntry] = {}

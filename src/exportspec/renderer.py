@@ -220,7 +220,9 @@ def _environment() -> Any:
     env = BoundedEnvironment(
         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
     )
-    for name, check in (("center",) * 2, ("indent",) * 2, ("replace",) * 2, ("format", "printf")):
+    # The `format` filter is printf-style (`value % args`), unlike str.format.
+    checks = {"center": "center", "indent": "indent", "replace": "replace", "format": "printf"}
+    for name, check in checks.items():
         env.filters[name] = _bounded_filter(check, env.filters[name])
     env.filters.update(HELPERS)
     env.globals.update(HELPERS)

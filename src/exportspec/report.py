@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO, get_args
 
 from exportspec.models import Diagnostic
 
@@ -329,13 +329,12 @@ def _change_json(change: Change) -> dict[str, object]:
 
 
 def plan_json(plan: Plan, stream: TextIO) -> None:
+    from exportspec.lockfile import Status  # loaded already: only `plan` reports plans
+
     document = {
         "version": JSON_REPORT_VERSION,
         "differs": plan.differs,
-        "summary": {
-            status: plan.count(status)
-            for status in ("added", "removed", "renamed", "changed", "moved", "unchanged")
-        },
+        "summary": {status: plan.count(status) for status in get_args(Status)},
         "specs": [
             {
                 "name": e.name,

@@ -141,14 +141,18 @@ def _from_working_folder(path: Path) -> Path:
         return path
 
 
+def _project_roots(project: Any) -> list[Path]:
+    """The spec roots of exportspec.toml (relative to it), else `specs/` here."""
+    if project.file is None:
+        return [Path("specs")]
+    return [project.root / root for root in project.spec_roots]
+
+
 def project_spec_files(project: Any) -> Iterator[Path]:
-    """Every spec file of the project: under its spec roots that exist (else `specs/`)."""
+    """Every spec file of the project: under its spec roots that exist."""
     from exportspec.loader import iter_spec_files
 
-    roots = (
-        [project.root / root for root in project.spec_roots] if project.file else [Path("specs")]
-    )
-    return iter_spec_files(root for root in roots if root.exists())
+    return iter_spec_files(root for root in _project_roots(project) if root.exists())
 
 
 def spec_paths(paths: Sequence[Path], project: Any) -> list[Path]:
@@ -174,7 +178,7 @@ def spec_paths(paths: Sequence[Path], project: Any) -> list[Path]:
             raise click.UsageError(
                 f"no PATH given, and spec root {str(root)!r} ({source}) does not exist"
             )
-    chosen = [_from_working_folder(project.root / root) for root in project.spec_roots]
+    chosen = [_from_working_folder(root) for root in _project_roots(project)]
     return _with_spec_files(chosen, f" ({source})")
 
 
