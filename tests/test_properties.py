@@ -15,9 +15,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exportspec.loader import LoadError, load_bytes
-from exportspec.pipeline import check_document
-from exportspec.variables import RenderInputs
+from exportspec.spec.load import LoadError, load_bytes
+from exportspec.spec.pipeline import check_document
+from exportspec.spec.variables import RenderInputs
 
 CASES = Path(__file__).parent / "cases"
 INPUTS = RenderInputs(now=dt.datetime(2026, 1, 15, 10, 30, tzinfo=dt.UTC))

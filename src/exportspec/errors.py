@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from exportspec.models import Diagnostic
+    from exportspec.spec.models import Diagnostic
 
 
 def abridged(text: str, limit: int = 60) -> str:

@@ -264,7 +264,7 @@ def test_schema_summary_and_help_say_editors_need_the_editor_variant(
     # Which is true: a templated value fails the plain schema and passes the editor one.
     from jsonschema import Draft202012Validator
 
-    from exportspec.loader import load_document
+    from exportspec.spec.load import load_document
 
     spec = load_document(Path(__file__).parents[2] / "specs" / "vip-segment.yaml").data
     plain, editor = (json.loads(run_cli(["schema", *flag]).stdout) for flag in ([], ["--editor"]))

@@ -9,7 +9,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exportspec.output import CsvRowCounter, JsonBodyError, JsonRowCounter
+from exportspec.run.output import CsvRowCounter, JsonBodyError, JsonRowCounter
 
 FIELD = st.text(alphabet='ab ,"\n\r\u00e9', max_size=6)
 ROWS = st.lists(st.lists(FIELD, min_size=1, max_size=4), max_size=30)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from exportspec.output import DIRECT_BLOCK
+from exportspec.run.output import DIRECT_BLOCK
 from tests.conftest import default_sigint
 from tests.executor.conftest import (
     Reply,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from exportspec import __version__
-from exportspec.output import DIRECT_BLOCK
+from exportspec.run.output import DIRECT_BLOCK
 from tests.conftest import RunCli
 from tests.executor.conftest import (
     BASIC,

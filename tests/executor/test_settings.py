@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exportspec.errors import ConfigError
-from exportspec.settings import (
+from exportspec.run.settings import (
     DEFAULT_BASE_URL,
     ConnectionFlags,
     Settings,
@@ -165,7 +165,7 @@ def test_secret_is_not_in_repr() -> None:
 
 
 def test_the_sandbox_public_credentials_are_not_masked() -> None:
-    from exportspec.client import ExportClient
+    from exportspec.run.client import ExportClient
 
     public = resolve_settings(
         ConnectionFlags(project_token="sandbox"), environ={}, credentials=("sandbox", "sandbox")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from exportspec.loader import load_document
+from exportspec.spec.load import load_document
 from tests.conftest import RunCli
 
 ROOT = Path(__file__).parent.parent.parent

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from exportspec.project import ENVIRONMENT_NAME
+from exportspec.gitops.project import ENVIRONMENT_NAME
 from tests.conftest import RunCli
 from tests.gitops.conftest import DATA
 

@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from exportspec.errors import ConfigError, UsageError
+from exportspec.run.settings import is_loopback
 from exportspec.sandbox import running_sandbox
-from exportspec.settings import is_loopback
 
 from .conftest import post
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from exportspec import loader
-from exportspec.loader import LoadError, iter_spec_files, load_bytes
-from exportspec.models import LoadedDocument, Position
+from exportspec.spec import load as loader
+from exportspec.spec.load import LoadError, iter_spec_files, load_bytes
+from exportspec.spec.models import LoadedDocument, Position
 
 
 def load(text: str | bytes, suffix: str = ".yaml") -> LoadedDocument:

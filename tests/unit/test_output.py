@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from exportspec.output import DIRECT_BLOCK, AtomicFile, _DirectBlocks
+from exportspec.run.output import DIRECT_BLOCK, AtomicFile, _DirectBlocks
 
 fcntl = pytest.importorskip("fcntl")  # direct I/O is POSIX; elsewhere writes are plain
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from exportspec.errors import SpecInvalidError, UsageError
-from exportspec.models import Position
-from exportspec.pipeline import check_specs, compile_spec
-from exportspec.variables import RenderInputs, parse_var_assignments
+from exportspec.spec.models import Position
+from exportspec.spec.pipeline import check_specs, compile_spec
+from exportspec.spec.variables import RenderInputs, parse_var_assignments
 
 NOW = dt.datetime(2026, 1, 15, 10, 30, tzinfo=dt.UTC)
 INPUTS = RenderInputs(now=NOW)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from exportspec import renderer
-from exportspec.loader import load_bytes
-from exportspec.renderer import (
+from exportspec.spec import render as renderer
+from exportspec.spec.load import load_bytes
+from exportspec.spec.render import (
     TemplateFailure,
     days_after,
     days_before,
@@ -19,7 +19,7 @@ from exportspec.renderer import (
     start_of_day,
     timestamp,
 )
-from exportspec.variables import RenderInputs
+from exportspec.spec.variables import RenderInputs
 
 NOW = dt.datetime(2026, 1, 15, 10, 30, tzinfo=dt.UTC)
 BRATISLAVA = "Europe/Bratislava"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from exportspec.loader import load_bytes
-from exportspec.validation import schema_diagnostics
+from exportspec.spec.load import load_bytes
+from exportspec.spec.validate import schema_diagnostics
 
 SCHEMA = {
     "type": "object",

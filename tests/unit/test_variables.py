@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from exportspec.errors import SpecInvalidError, UsageError
-from exportspec.loader import load_bytes
-from exportspec.models import LoadedDocument, Position
-from exportspec.variables import (
+from exportspec.spec.load import load_bytes
+from exportspec.spec.models import LoadedDocument, Position
+from exportspec.spec.variables import (
     RenderInputs,
     VariableLayer,
     check_undeclared,

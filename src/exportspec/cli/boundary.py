@@ -13,12 +13,12 @@ from contextlib import contextmanager
 import click
 
 from exportspec.errors import ConfigError, ExitCode, ExportspecError, SpecInvalidError
-from exportspec.models import Diagnostic
+from exportspec.spec.models import Diagnostic
 
 
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
     """Diagnostics of a single-spec command, as text lines on stderr."""
-    from exportspec.report import format_diagnostic, use_colour
+    from exportspec.gitops.report import format_diagnostic, use_colour
 
     colour = use_colour(sys.stderr)
     for diagnostic in diagnostics:

@@ -43,7 +43,7 @@ def compile_(
     --now). Problems are printed to stderr as PATH:LINE:COLUMN: error: MESSAGE.
     """
     with error_boundary():
-        from exportspec.pipeline import compile_spec
+        from exportspec.spec.pipeline import compile_spec
 
         inputs = build_render_inputs(
             var_assignments,
@@ -56,7 +56,7 @@ def compile_(
         print_diagnostics(result.diagnostics)
         assert result.compiled is not None
         body = result.compiled.body
-        from exportspec.output import write_file
+        from exportspec.run.output import write_file
 
         if str(output) == "-":
             with writing_stdout():

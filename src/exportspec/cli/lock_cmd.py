@@ -32,13 +32,13 @@ def _compile_all(
     warn_environment: bool = False,
 ) -> tuple[Any, Any, Any]:
     """Compile every spec; stop with exit 1 and the diagnostics if any is invalid."""
-    from exportspec.lockfile import read_lock
-    from exportspec.pipeline import check_specs
+    from exportspec.gitops.lock import read_lock
+    from exportspec.spec.pipeline import check_specs
 
     project = load_project_for(paths)
     lock = read_lock(project)
     if warn_environment:
-        from exportspec.lockfile import environment_mismatch
+        from exportspec.gitops.lock import environment_mismatch
 
         if (warning := environment_mismatch(lock, project, environment)) is not None:
             click.echo(warning, err=True)
@@ -76,7 +76,7 @@ def lock(
     lock's own environment and moment.
     """
     with error_boundary():
-        from exportspec.lockfile import build_lock, split_lock, write_lock
+        from exportspec.gitops.lock import build_lock, split_lock, write_lock
 
         project, old, (results, inputs) = _compile_all(
             paths, environment, var_assignments, vars_files, now
@@ -130,8 +130,8 @@ def plan(
     too. With PATHs, only the locked specs under them are compared. Sends nothing.
     """
     with error_boundary():
-        from exportspec.lockfile import compute_plan, split_lock
-        from exportspec.report import PLAN_REPORTER_BY_NAME
+        from exportspec.gitops.lock import compute_plan, split_lock
+        from exportspec.gitops.report import PLAN_REPORTER_BY_NAME
 
         project, lock_, (results, _) = _compile_all(
             paths, environment, var_assignments, vars_files, now, warn_environment=True
@@ -146,6 +146,6 @@ def plan(
 
 def _lock_moment(lock: Any) -> Any:
     """The lock's `now` as a moment (None when it records none)."""
-    from exportspec.variables import parse_now
+    from exportspec.spec.variables import parse_now
 
     return parse_now(lock.now_text) if lock.now_text else None

@@ -99,7 +99,7 @@ def build_render_inputs(
 
     Layers, lowest first: the environment's vars, each vars file, the `--var` flags.
     """
-    from exportspec.variables import (
+    from exportspec.spec.variables import (
         RenderInputs,
         VariableLayer,
         load_vars_files,
@@ -127,7 +127,7 @@ def build_render_inputs(
 
 def load_project_for(paths: Sequence[Path]) -> Any:
     """The project (exportspec.toml) governing the first path, or the working folder."""
-    from exportspec.project import load_project
+    from exportspec.gitops.project import load_project
 
     return load_project(paths[0] if paths else Path.cwd())
 
@@ -150,7 +150,7 @@ def _project_roots(project: Any) -> list[Path]:
 
 def project_spec_files(project: Any) -> Iterator[Path]:
     """Every spec file of the project: under its spec roots that exist."""
-    from exportspec.loader import iter_spec_files
+    from exportspec.spec.load import iter_spec_files
 
     return iter_spec_files(root for root in _project_roots(project) if root.exists())
 
@@ -184,7 +184,7 @@ def spec_paths(paths: Sequence[Path], project: Any) -> list[Path]:
 
 def _with_spec_files(chosen: list[Path], source: str) -> list[Path]:
     """`chosen`, unless no spec file lies under it; `source` says where it came from."""
-    from exportspec.loader import iter_spec_files
+    from exportspec.spec.load import iter_spec_files
 
     if next(iter_spec_files(chosen), None) is None:
         raise click.UsageError(

@@ -21,12 +21,12 @@ from exportspec.cli.options import (
     require_file_name,
 )
 from exportspec.errors import ConfigError, TransientError
-from exportspec.output import is_special_file
-from exportspec.settings import MAX_RETRIES, MAX_SECONDS
+from exportspec.run.output import is_special_file
+from exportspec.run.settings import MAX_RETRIES, MAX_SECONDS
 
 if TYPE_CHECKING:
-    from exportspec.settings import ConnectionFlags, Settings, SettingsLayer
-    from exportspec.submit import ExportRequest, StoredRun
+    from exportspec.run.runner import ExportRequest, StoredRun
+    from exportspec.run.settings import ConnectionFlags, Settings, SettingsLayer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -143,9 +143,9 @@ def run(
     141 the reader of -o - left, 143 terminated; a failed run leaves no partial file.
     """
     with error_boundary():
-        from exportspec.pipeline import compile_spec
-        from exportspec.settings import SettingsLayer
-        from exportspec.submit import ExportRequest, default_output_path
+        from exportspec.run.runner import ExportRequest, default_output_path
+        from exportspec.run.settings import SettingsLayer
+        from exportspec.spec.pipeline import compile_spec
 
         project = load_project_for([spec])
         inputs = build_render_inputs(
@@ -203,8 +203,8 @@ def rerun(
     sha256). Pass -o to keep both.
     """
     with error_boundary():
-        from exportspec.settings import SettingsLayer
-        from exportspec.submit import load_run_record
+        from exportspec.run.runner import load_run_record
+        from exportspec.run.settings import SettingsLayer
 
         stored = load_run_record(record)
         pinned = SettingsLayer(
@@ -243,7 +243,7 @@ def rerun(
 def _default_rerun_output(record: Path, stored: StoredRun) -> Path:
     """Beside the record, under the recorded file name: the record sits beside its output,
     and the recorded path was relative to wherever that run was started."""
-    from exportspec.submit import RECORD_SUFFIX
+    from exportspec.run.runner import RECORD_SUFFIX
 
     if stored.output_path:
         name = Path(stored.output_path).name
@@ -257,7 +257,7 @@ def _default_rerun_output(record: Path, stored: StoredRun) -> Path:
 def _is_local(url: str | None) -> bool:
     from urllib.parse import urlsplit
 
-    from exportspec.settings import is_loopback
+    from exportspec.run.settings import is_loopback
 
     return url is not None and is_loopback(urlsplit(url).hostname or "")
 
@@ -273,7 +273,7 @@ def _execute(
     pinned: SettingsLayer | None = None,
     project_defaults: SettingsLayer | None = None,
 ) -> None:
-    from exportspec import submit
+    from exportspec.run import runner as submit
 
     target = None if str(output) == "-" else output
     stderr = sys.stderr
@@ -330,7 +330,7 @@ def _settings(
     import os
 
     from exportspec.errors import UsageError
-    from exportspec.settings import ENV_API_KEY_ID, ENV_API_SECRET, resolve_settings
+    from exportspec.run.settings import ENV_API_KEY_ID, ENV_API_SECRET, resolve_settings
 
     if not sandbox:
         yield resolve_settings(
@@ -343,8 +343,8 @@ def _settings(
         return
     if flags.base_url is not None or flags.project_token is not None:
         raise UsageError("--sandbox picks its own URL and token; drop --base-url/--project-token")
+    from exportspec.run.settings import ENV_BASE_URL, ENV_PROJECT_TOKEN
     from exportspec.sandbox import running_sandbox
-    from exportspec.settings import ENV_BASE_URL, ENV_PROJECT_TOKEN
 
     ignored = {ENV_BASE_URL, ENV_PROJECT_TOKEN, ENV_API_KEY_ID, ENV_API_SECRET}
     environ: Mapping[str, str] = {k: v for k, v in os.environ.items() if k not in ignored}
@@ -378,7 +378,7 @@ def _settings(
 
 
 def _flags(connection: Mapping[str, Any]) -> ConnectionFlags:
-    from exportspec.settings import ConnectionFlags
+    from exportspec.run.settings import ConnectionFlags
 
     return ConnectionFlags(**connection)
 

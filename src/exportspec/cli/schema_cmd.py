@@ -37,7 +37,7 @@ def schema(editor: bool, body: bool) -> None:
     With --body: the schema of the request body alone (the `export` object, rendered).
     """
     with error_boundary():
-        from exportspec.editor_schema import body_schema, spec_schema
+        from exportspec.spec.editor_schema import body_schema, spec_schema
 
         if editor and body:
             raise click.UsageError(

@@ -19,10 +19,10 @@ from exportspec.cli.options import (
     spec_paths,
 )
 from exportspec.errors import ExitCode, SpecInvalidError
-from exportspec.models import Diagnostic
+from exportspec.spec.models import Diagnostic
 
 if TYPE_CHECKING:
-    from exportspec.pipeline import SpecResult
+    from exportspec.spec.pipeline import SpecResult
 
 
 @click.command()
@@ -53,13 +53,13 @@ def validate(
     Exits 0 when all specs are valid (warnings allowed), 1 when any is not.
     """
     with error_boundary():
-        from exportspec.pipeline import check_specs
-        from exportspec.report import REPORTER_BY_NAME
+        from exportspec.gitops.report import REPORTER_BY_NAME
+        from exportspec.spec.pipeline import check_specs
 
         project = load_project_for(paths)
         roots = spec_paths(paths, project)
         if locked:
-            from exportspec.lockfile import environment_mismatch, read_lock
+            from exportspec.gitops.lock import environment_mismatch, read_lock
 
             lock = read_lock(project)
             now = now or lock.now_text
@@ -76,7 +76,7 @@ def validate(
             raise SystemExit(ExitCode.SPEC_INVALID) from None
         results = check_specs(roots, inputs)
         if locked:
-            from exportspec.lockfile import split_lock, stale_lock_results
+            from exportspec.gitops.lock import split_lock, stale_lock_results
 
             # With PATHs, only the locked specs under them.
             lock, _ = split_lock(lock, paths, results, lambda: project_spec_files(project))
@@ -89,7 +89,7 @@ def validate(
 
 def _results_by_file(diagnostics: Sequence[Diagnostic]) -> list[SpecResult]:
     """Failed results, one per file, for diagnostics found outside any spec."""
-    from exportspec.pipeline import SpecResult
+    from exportspec.spec.pipeline import SpecResult
 
     files = dict.fromkeys(d.file for d in diagnostics)
     return [

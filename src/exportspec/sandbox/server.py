@@ -22,11 +22,11 @@ from urllib.parse import unquote, urlsplit
 from exportspec import __version__
 from exportspec.errors import ConfigError, UsageError
 from exportspec.jsontext import StrictJsonError
+from exportspec.run.settings import is_loopback
 from exportspec.sandbox.export import BodyError, parse_request, render
 from exportspec.sandbox.faults import STATUS_KINDS, Fault, FaultPlan
 from exportspec.sandbox.jsoninput import load_json
 from exportspec.sandbox.model import Project
-from exportspec.settings import is_loopback
 
 EXPORT_PATH = re.compile(r"/data/v2/projects/(?P<token>[^/]+)/customers/export")
 #: Bodies larger than this are refused with 413; real export bodies are a few hundred bytes.

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from exportspec.compiler import compile_body
 from exportspec.errors import SpecInvalidError
-from exportspec.loader import LoadError, iter_spec_files, load_document
-from exportspec.models import CompiledBody, Diagnostic, LoadedDocument
-from exportspec.renderer import render_spec
-from exportspec.validation import sort_diagnostics, validate_document
-from exportspec.variables import RenderInputs, check_undeclared, declared_names
+from exportspec.spec.compile import compile_body
+from exportspec.spec.load import LoadError, iter_spec_files, load_document
+from exportspec.spec.models import CompiledBody, Diagnostic, LoadedDocument
+from exportspec.spec.render import render_spec
+from exportspec.spec.validate import sort_diagnostics, validate_document
+from exportspec.spec.variables import RenderInputs, check_undeclared, declared_names
 
 
 @dataclass(frozen=True, slots=True)

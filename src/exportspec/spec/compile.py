@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from exportspec.models import CompiledBody, RenderedSpec
+from exportspec.spec.models import CompiledBody, RenderedSpec
 
 
 def canonical_json(value: Any) -> bytes:

@@ -21,14 +21,14 @@ from functools import cache
 from types import FrameType
 from typing import Any
 
-from exportspec.models import (
+from exportspec.spec.models import (
     Diagnostic,
     JsonPath,
     LoadedDocument,
     RenderedSpec,
     TemplateOrigin,
 )
-from exportspec.variables import RenderInputs, declaration_is_valid, resolve_variables
+from exportspec.spec.variables import RenderInputs, declaration_is_valid, resolve_variables
 
 #: Parts of a spec whose string values are templates.
 TEMPLATED_SECTIONS = ("export", "output")

@@ -17,7 +17,7 @@ from typing import Any
 
 from exportspec.errors import SpecInvalidError, UsageError, abridged
 from exportspec.jsontext import StrictJsonError, loads_strict
-from exportspec.models import Diagnostic, JsonPath, LoadedDocument, Position
+from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument, Position
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ def parse_var_assignments(assignments: Iterable[str]) -> VariableLayer:
 
 def load_vars_files(paths: Sequence[Path]) -> list[VariableLayer]:
     """Each `--vars-file` (YAML, TOML or JSON mapping) as one layer, in the order given."""
-    from exportspec.loader import LoadError, load_document
+    from exportspec.spec.load import LoadError, load_document
 
     layers: list[VariableLayer] = []
     problems: list[Diagnostic] = []

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from exportspec.models import Diagnostic, JsonPath, LoadedDocument, Position, SourceMap
+from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument, Position, SourceMap
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".toml")
 #: Vars files may also be JSON (read with the YAML 1.2 loader, of which JSON is a subset).

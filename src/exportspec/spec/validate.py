@@ -18,9 +18,9 @@ from typing import Any
 from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
 
-from exportspec.models import Diagnostic, JsonPath, LoadedDocument, Position, TemplateOrigin
-from exportspec.renderer import TEMPLATED_SECTIONS, is_template
 from exportspec.schemas import spec_validator
+from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument, Position, TemplateOrigin
+from exportspec.spec.render import TEMPLATED_SECTIONS, is_template
 
 _REQUIRED = re.compile(r"^'(?P<key>.+)' is a required property$")
 

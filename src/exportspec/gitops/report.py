@@ -7,11 +7,11 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, TextIO, get_args
 
-from exportspec.models import Diagnostic
+from exportspec.spec.models import Diagnostic
 
 if TYPE_CHECKING:
-    from exportspec.lockfile import Change, Plan, PlanEntry
-    from exportspec.pipeline import SpecResult
+    from exportspec.gitops.lock import Change, Plan, PlanEntry
+    from exportspec.spec.pipeline import SpecResult
 
 #: Version of the `--output-format json` document; bump on incompatible changes.
 JSON_REPORT_VERSION = 1
@@ -329,7 +329,7 @@ def _change_json(change: Change) -> dict[str, object]:
 
 
 def plan_json(plan: Plan, stream: TextIO) -> None:
-    from exportspec.lockfile import Status  # loaded already: only `plan` reports plans
+    from exportspec.gitops.lock import Status  # loaded already: only `plan` reports plans
 
     document = {
         "version": JSON_REPORT_VERSION,

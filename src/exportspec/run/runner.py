@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
 from exportspec import __version__
 from exportspec.errors import ConfigError, RefusedError, SpecInvalidError, TransientError
 from exportspec.jsontext import StrictJsonError, loads_strict
-from exportspec.models import CompiledBody, Diagnostic
-from exportspec.output import (
+from exportspec.run.output import (
     AtomicFile,
     JsonBodyError,
     JsonRowCounter,
@@ -35,10 +34,11 @@ from exportspec.output import (
     row_counter,
     write_file,
 )
-from exportspec.settings import ENV_API_KEY_ID, ENV_API_SECRET, ENV_PROJECT_TOKEN, Settings
+from exportspec.run.settings import ENV_API_KEY_ID, ENV_API_SECRET, ENV_PROJECT_TOKEN, Settings
+from exportspec.spec.models import CompiledBody, Diagnostic
 
 if TYPE_CHECKING:
-    from exportspec.client import ExportClient, ExportResponse
+    from exportspec.run.client import ExportClient, ExportResponse
 
 RECORD_VERSION = 1
 RECORD_SUFFIX = ".run.json"
@@ -308,7 +308,7 @@ def submit_export(
     passed), ConfigError (the output cannot be written). On any failure, Ctrl-C
     included, no temporary file remains and an older output is untouched.
     """
-    from exportspec.client import BodyBrokenError, ExportClient, backoff_seconds
+    from exportspec.run.client import BodyBrokenError, ExportClient, backoff_seconds
 
     progress = progress or Progress(None)
     started = dt.datetime.now(dt.UTC)
@@ -435,7 +435,7 @@ def _download(
     client: ExportClient,
 ) -> _Transfer:
     """Stream the body into `sink`, hashing and counting rows alongside; check it is complete."""
-    from exportspec.client import BodyBrokenError
+    from exportspec.run.client import BodyBrokenError
 
     counter = row_counter(export_format)
     digest = hashlib.sha256()
@@ -480,7 +480,7 @@ def _download(
 def _check_small_body(body: bytes, status: int, client: ExportClient) -> None:
     """A whole body under HEAD_BYTES: refused if empty (even an empty export has a header)
     or a JSON object saying success: false."""
-    from exportspec.client import NOT_AN_EXPORT_HINT
+    from exportspec.run.client import NOT_AN_EXPORT_HINT
 
     if not body.strip():
         raise RefusedError(
@@ -544,7 +544,7 @@ def load_run_record(path: Path) -> StoredRun:
     A record that is unreadable or altered is an invalid input (exit 1), reported
     against the record file.
     """
-    from exportspec.compiler import canonical_json
+    from exportspec.spec.compile import canonical_json
 
     def invalid(message: str) -> SpecInvalidError:
         return SpecInvalidError([Diagnostic(str(path), message, rule="run-record")])
@@ -620,7 +620,7 @@ def format_dry_run(
     With `sandbox`, the command targets `exportspec sandbox`, whose public credentials it
     spells out; otherwise it reads them from the environment and never contains them.
     """
-    from exportspec.client import request_headers
+    from exportspec.run.client import request_headers
 
     url = settings.export_url
     headers = {"Authorization": "Basic <redacted>", **request_headers()}

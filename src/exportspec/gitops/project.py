@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from exportspec.errors import ConfigError, UsageError
-from exportspec.models import Diagnostic, JsonPath, LoadedDocument
+from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument
 
 PROJECT_FILE = "exportspec.toml"
 DEFAULT_LOCKFILE = "exportspec.lock"
@@ -84,9 +84,9 @@ def load_project(start: Path) -> Project:
     path = find_project_file(start)
     if path is None:
         return Project(root=Path.cwd())
-    from exportspec.loader import LoadError, load_document
     from exportspec.schemas import PROJECT_SCHEMA, validator
-    from exportspec.validation import schema_diagnostics, sort_diagnostics
+    from exportspec.spec.load import LoadError, load_document
+    from exportspec.spec.validate import schema_diagnostics, sort_diagnostics
 
     try:
         document = load_document(path, allow_empty=True)  # all defaults
@@ -147,7 +147,7 @@ def _in_project_terms(diagnostic: Diagnostic) -> Diagnostic:
 
 def _token_problems(document: LoadedDocument) -> list[Diagnostic]:
     """Project tokens the API could not take; the value itself is not shown."""
-    from exportspec.settings import PROJECT_TOKEN_RULE, is_project_token
+    from exportspec.run.settings import PROJECT_TOKEN_RULE, is_project_token
 
     environments = document.data.get("environments")
     if not isinstance(environments, dict):

@@ -35,7 +35,7 @@ from urllib3.util.retry import Retry
 from exportspec import __version__
 from exportspec.errors import ConfigError, RefusedError, TransientError
 from exportspec.jsontext import StrictJsonError, loads_strict
-from exportspec.settings import ENV_API_KEY_ID, ENV_API_SECRET, ENV_PROJECT_TOKEN, Settings
+from exportspec.run.settings import ENV_API_KEY_ID, ENV_API_SECRET, ENV_PROJECT_TOKEN, Settings
 
 _Exc = TypeVar("_Exc", bound=BaseException)
 

@@ -19,11 +19,11 @@ from typing import Any, Literal
 
 from exportspec import __version__
 from exportspec.errors import ConfigError, SpecInvalidError, UsageError
+from exportspec.gitops.project import DEFAULT_LOCKFILE, Project
 from exportspec.jsontext import deeper_than, reject_constant
-from exportspec.loader import MAX_DEPTH
-from exportspec.models import Diagnostic, JsonPath, Position, format_json_path
-from exportspec.pipeline import SpecResult
-from exportspec.project import DEFAULT_LOCKFILE, Project
+from exportspec.spec.load import MAX_DEPTH
+from exportspec.spec.models import Diagnostic, JsonPath, Position, format_json_path
+from exportspec.spec.pipeline import SpecResult
 
 LOCK_VERSION = 1
 Status = Literal["added", "removed", "renamed", "changed", "moved", "unchanged"]
@@ -252,7 +252,7 @@ def _lock_now(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        from exportspec.variables import parse_now
+        from exportspec.spec.variables import parse_now
 
         try:
             parse_now(value)  # what `--now` accepts, or `lock` could not reuse it
@@ -373,7 +373,7 @@ def split_lock(
 
 
 def _spec_name(path: Path) -> object:
-    from exportspec.loader import LoadError, load_document
+    from exportspec.spec.load import LoadError, load_document
 
     try:
         data = load_document(path).data
@@ -432,7 +432,7 @@ def build_lock(
 
 def write_lock(path: Path, text: str) -> None:
     """Replace the lock atomically, so a crash never leaves half a lock."""
-    from exportspec.output import write_file
+    from exportspec.run.output import write_file
 
     write_file(path, text.encode("utf-8"))
 

@@ -1,0 +1,1 @@
+"""GitOps: the project file, the lock, plans and CI reports."""

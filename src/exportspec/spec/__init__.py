@@ -1,0 +1,1 @@
+"""The spec pipeline: load, variables, render, validate, compile."""
