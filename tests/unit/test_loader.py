@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from exportspec.spec import load as loader
+from exportspec.spec import load_yaml
 from exportspec.spec.load import LoadError, iter_spec_files, load_bytes
 from exportspec.spec.models import LoadedDocument, Position
 
@@ -187,20 +187,17 @@ def _bomb(levels: int, width: int = 9) -> str:
 
 def test_billion_laughs_fails_fast_with_bounded_work(monkeypatch: pytest.MonkeyPatch) -> None:
     built: list[int] = []
-    original = loader._YamlBuilder.build
+    original = load_yaml._YamlBuilder.build
 
     def counting(self: Any, node: Any, path: Any, depth: int) -> Any:
         built.append(1)
         return original(self, node, path, depth)
 
-    monkeypatch.setattr(loader._YamlBuilder, "build", counting)
-    started = time.perf_counter()
+    monkeypatch.setattr(load_yaml._YamlBuilder, "build", counting)
     error = fail(_bomb(9))  # 9**9 = 387 million values if expanded
-    elapsed = time.perf_counter() - started
     assert error.diagnostic.rule == "alias-bomb"
     assert "aliases" in error.diagnostic.message
     assert len(built) <= loader.MAX_VALUES + 1
-    assert elapsed < 5
 
 
 def test_small_alias_use_is_fine() -> None:

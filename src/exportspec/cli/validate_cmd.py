@@ -22,7 +22,7 @@ from exportspec.errors import ExitCode, SpecInvalidError
 from exportspec.spec.models import Diagnostic
 
 if TYPE_CHECKING:
-    from exportspec.spec.pipeline import SpecResult
+    from exportspec.spec.models import SpecResult
 
 
 @click.command()
@@ -89,7 +89,7 @@ def validate(
 
 def _results_by_file(diagnostics: Sequence[Diagnostic]) -> list[SpecResult]:
     """Failed results, one per file, for diagnostics found outside any spec."""
-    from exportspec.spec.pipeline import SpecResult
+    from exportspec.spec.models import SpecResult
 
     files = dict.fromkeys(d.file for d in diagnostics)
     return [

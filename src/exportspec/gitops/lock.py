@@ -22,8 +22,7 @@ from exportspec.errors import ConfigError, SpecInvalidError, UsageError
 from exportspec.gitops.project import DEFAULT_LOCKFILE, Project
 from exportspec.jsontext import deeper_than, reject_constant
 from exportspec.spec.load import MAX_DEPTH
-from exportspec.spec.models import Diagnostic, JsonPath, Position, format_json_path
-from exportspec.spec.pipeline import SpecResult
+from exportspec.spec.models import Diagnostic, JsonPath, Position, SpecResult, format_json_path
 
 LOCK_VERSION = 1
 Status = Literal["added", "removed", "renamed", "changed", "moved", "unchanged"]

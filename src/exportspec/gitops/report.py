@@ -11,7 +11,7 @@ from exportspec.spec.models import Diagnostic
 
 if TYPE_CHECKING:
     from exportspec.gitops.lock import Change, Plan, PlanEntry
-    from exportspec.spec.pipeline import SpecResult
+    from exportspec.spec.models import SpecResult
 
 #: Version of the `--output-format json` document; bump on incompatible changes.
 JSON_REPORT_VERSION = 1

@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+#: Parts of a spec whose string values are templates.
+TEMPLATED_SECTIONS = ("export", "output")
+_TEMPLATE_MARKERS = ("{{", "{%", "{#")
+
 #: A JSON path as a tuple of keys and indexes: ("export", "attributes", "list", 0).
 JsonPath = tuple[str | int, ...]
 Severity = Literal["error", "warning"]
@@ -120,3 +124,26 @@ class CompiledBody:
     now: dt.datetime
     output_path: str | None
     format: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpecResult:
+    """The outcome for one spec file: its body when valid, and every diagnostic."""
+
+    path: Path
+    compiled: CompiledBody | None
+    diagnostics: tuple[Diagnostic, ...]
+    document: LoadedDocument | None = None
+    #: A report may also carry the lock or a --vars-file; summaries count only specs.
+    kind: Literal["spec", "lock", "vars-file"] = "spec"
+
+    @property
+    def ok(self) -> bool:
+        return self.compiled is not None and not any(
+            d.severity == "error" for d in self.diagnostics
+        )
+
+
+def is_template(value: object) -> bool:
+    """Whether a string value holds template markup."""
+    return isinstance(value, str) and any(marker in value for marker in _TEMPLATE_MARKERS)

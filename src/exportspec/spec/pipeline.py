@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from exportspec.errors import SpecInvalidError
 from exportspec.spec.compile import compile_body
 from exportspec.spec.load import LoadError, iter_spec_files, load_document
-from exportspec.spec.models import CompiledBody, Diagnostic, LoadedDocument
+from exportspec.spec.models import Diagnostic, LoadedDocument, SpecResult
 from exportspec.spec.render import render_spec
 from exportspec.spec.validate import sort_diagnostics, validate_document
 from exportspec.spec.variables import RenderInputs, check_undeclared, declared_names
-
-
-@dataclass(frozen=True, slots=True)
-class SpecResult:
-    """The outcome for one spec file: its body when valid, and every diagnostic."""
-
-    path: Path
-    compiled: CompiledBody | None
-    diagnostics: tuple[Diagnostic, ...]
-    document: LoadedDocument | None = None
-    #: A report may also carry the lock or a --vars-file; summaries count only specs.
-    kind: Literal["spec", "lock", "vars-file"] = "spec"
-
-    @property
-    def ok(self) -> bool:
-        return self.compiled is not None and not any(
-            d.severity == "error" for d in self.diagnostics
-        )
 
 
 def check_document(document: LoadedDocument, inputs: RenderInputs) -> SpecResult:

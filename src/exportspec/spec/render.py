@@ -22,22 +22,17 @@ from types import FrameType
 from typing import Any
 
 from exportspec.spec.models import (
+    TEMPLATED_SECTIONS,
     Diagnostic,
     JsonPath,
     LoadedDocument,
     RenderedSpec,
     TemplateOrigin,
+    is_template,
 )
 from exportspec.spec.variables import RenderInputs, declaration_is_valid, resolve_variables
 
-#: Parts of a spec whose string values are templates.
-TEMPLATED_SECTIONS = ("export", "output")
-_MARKERS = ("{{", "{%", "{#")
 _LONE_EXPRESSION = re.compile(r"^\{\{(?P<expr>.*)\}\}$", re.DOTALL)
-
-
-def is_template(value: object) -> bool:
-    return isinstance(value, str) and any(marker in value for marker in _MARKERS)
 
 
 # --------------------------------------------------------------------------- helpers

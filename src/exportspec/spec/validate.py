@@ -19,8 +19,15 @@ from jsonschema.exceptions import ValidationError, best_match
 from jsonschema.protocols import Validator
 
 from exportspec.schemas import spec_validator
-from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument, Position, TemplateOrigin
-from exportspec.spec.render import TEMPLATED_SECTIONS, is_template
+from exportspec.spec.models import (
+    TEMPLATED_SECTIONS,
+    Diagnostic,
+    JsonPath,
+    LoadedDocument,
+    Position,
+    TemplateOrigin,
+    is_template,
+)
 
 _REQUIRED = re.compile(r"^'(?P<key>.+)' is a required property$")
 
