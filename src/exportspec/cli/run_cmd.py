@@ -25,7 +25,7 @@ from exportspec.run.output import is_special_file
 from exportspec.run.settings import MAX_RETRIES, MAX_SECONDS
 
 if TYPE_CHECKING:
-    from exportspec.run.runner import ExportRequest, StoredRun
+    from exportspec.run.models import ExportRequest, StoredRun
     from exportspec.run.settings import ConnectionFlags, Settings, SettingsLayer
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -143,7 +143,8 @@ def run(
     141 the reader of -o - left, 143 terminated; a failed run leaves no partial file.
     """
     with error_boundary():
-        from exportspec.run.runner import ExportRequest, default_output_path
+        from exportspec.run.models import ExportRequest
+        from exportspec.run.runner import default_output_path
         from exportspec.run.settings import SettingsLayer
         from exportspec.spec.pipeline import compile_spec
 
@@ -203,7 +204,7 @@ def rerun(
     sha256). Pass -o to keep both.
     """
     with error_boundary():
-        from exportspec.run.runner import load_run_record
+        from exportspec.run.records import load_run_record
         from exportspec.run.settings import SettingsLayer
 
         stored = load_run_record(record)
@@ -243,7 +244,7 @@ def rerun(
 def _default_rerun_output(record: Path, stored: StoredRun) -> Path:
     """Beside the record, under the recorded file name: the record sits beside its output,
     and the recorded path was relative to wherever that run was started."""
-    from exportspec.run.runner import RECORD_SUFFIX
+    from exportspec.run.records import RECORD_SUFFIX
 
     if stored.output_path:
         name = Path(stored.output_path).name
@@ -273,6 +274,7 @@ def _execute(
     pinned: SettingsLayer | None = None,
     project_defaults: SettingsLayer | None = None,
 ) -> None:
+    from exportspec.run import records
     from exportspec.run import runner as submit
 
     target = None if str(output) == "-" else output
@@ -296,7 +298,7 @@ def _execute(
             raise ConfigError("stdout is closed; redirect it to a file or use -o FILE")
         if wants_record:
             assert target is not None
-            submit.check_record_path(target)  # before the export, not after it
+            records.check_record_path(target)  # before the export, not after it
         progress = submit.Progress(None if quiet else stderr, live=stderr.isatty())
         result = submit.submit_export(
             request,
@@ -306,7 +308,7 @@ def _execute(
             stdout=None if target is not None else sys.stdout.buffer,
         )
     try:
-        record = submit.write_run_record(result) if wants_record else None
+        record = records.write_run_record(result) if wants_record else None
     except ConfigError as exc:
         raise ConfigError(
             f"the export is complete in {target}, but its run record is not: {exc}"

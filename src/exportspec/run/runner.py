@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TextIO
 
-from exportspec import __version__
-from exportspec.errors import ConfigError, RefusedError, SpecInvalidError, TransientError
+from exportspec.errors import ConfigError, RefusedError, TransientError
 from exportspec.jsontext import StrictJsonError, loads_strict
+from exportspec.run.models import ExportRequest, RunResult
 from exportspec.run.output import (
     AtomicFile,
     JsonBodyError,
@@ -32,81 +32,16 @@ from exportspec.run.output import (
     is_special_file,
     output_error,
     row_counter,
-    write_file,
 )
 from exportspec.run.settings import ENV_API_KEY_ID, ENV_API_SECRET, ENV_PROJECT_TOKEN, Settings
-from exportspec.spec.models import CompiledBody, Diagnostic
+from exportspec.spec.models import CompiledBody
 
 if TYPE_CHECKING:
     from exportspec.run.client import ExportClient, ExportResponse
 
-RECORD_VERSION = 1
-RECORD_SUFFIX = ".run.json"
-#: The longest file name on the file systems we meet (ext4, xfs, btrfs, APFS, NTFS).
-NAME_MAX = 255
 #: Bytes held back before writing, to recognise `{"success": false, ...}` sent as an export.
 HEAD_BYTES = 64 * 1024
 _SUCCESS_FALSE = re.compile(rb'\A\s*\{\s*"success"\s*:\s*false\b')
-
-
-@dataclass(frozen=True, slots=True)
-class ExportRequest:
-    """The bytes to send and where they came from (copied into the run record)."""
-
-    body: bytes
-    body_sha256: str
-    export_format: str
-    name: str
-    spec_path: str | None
-    spec_sha256: str | None
-    variables: Mapping[str, Any]
-    now: str | None
-    rerun_of: Mapping[str, Any] | None = None
-
-    @classmethod
-    def from_compiled(cls, compiled: CompiledBody) -> ExportRequest:
-        return cls(
-            body=compiled.body,
-            body_sha256=compiled.sha256,
-            export_format=compiled.format,
-            name=compiled.name,
-            spec_path=compiled.spec_path.as_posix(),
-            spec_sha256=compiled.spec_sha256,
-            variables=dict(compiled.variables),
-            now=_iso(compiled.now),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRun:
-    """A run record read back for `rerun`."""
-
-    request: ExportRequest
-    base_url: str | None
-    project_token: str | None
-    output_path: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RunResult:
-    """What one `run` produced."""
-
-    request: ExportRequest
-    url: str
-    base_url: str
-    project_token: str | None
-    output_path: Path | None
-    status: int
-    attempts: int
-    started_at: dt.datetime
-    finished_at: dt.datetime
-    size: int
-    sha256: str
-    rows: int
-
-    @property
-    def seconds(self) -> float:
-        return (self.finished_at - self.started_at).total_seconds()
 
 
 class Progress:
@@ -277,21 +212,6 @@ def default_output_path(compiled: CompiledBody) -> Path:
         return Path(compiled.output_path)
     suffix = "csv" if compiled.format == "csv" else "json"
     return Path("exports") / f"{compiled.name}.{suffix}"
-
-
-def record_path_for(output: Path) -> Path:
-    """`exports/x.csv` -> `exports/x.csv.run.json`."""
-    return output.with_name(output.name + RECORD_SUFFIX)
-
-
-def check_record_path(output: Path) -> None:
-    """Refuse, before anything is sent, an output whose run record name would be too long."""
-    name = record_path_for(output).name
-    if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
-        raise ConfigError(
-            f"cannot write {output}: its run record {name!r} would be longer than {NAME_MAX} "
-            "bytes; choose a shorter output name"
-        )
 
 
 def submit_export(
@@ -497,121 +417,6 @@ def _check_small_body(body: bytes, status: int, client: ExportClient) -> None:
         raise client.success_false(body)
 
 
-def run_record(result: RunResult) -> dict[str, Any]:
-    """The run record: everything needed to know, and redo, what this run did. No secrets."""
-    request = result.request
-    return {
-        "record_version": RECORD_VERSION,
-        "tool": {"name": "exportspec", "version": __version__},
-        "spec": {"path": request.spec_path, "sha256": request.spec_sha256, "name": request.name},
-        "variables": dict(request.variables),
-        "now": request.now,
-        "request": {
-            "method": "POST",
-            "url": result.url,
-            "base_url": result.base_url,
-            "project_token": result.project_token,
-            "body": json.loads(request.body),
-            "body_sha256": request.body_sha256,
-        },
-        "started_at": _iso(result.started_at),
-        "finished_at": _iso(result.finished_at),
-        "seconds": round(result.seconds, 3),
-        "response": {"status": result.status, "attempts": result.attempts},
-        "output": {
-            "path": None if result.output_path is None else result.output_path.as_posix(),
-            "format": request.export_format,
-            "bytes": result.size,
-            "sha256": result.sha256,
-            "rows": result.rows,
-        },
-        "rerun_of": None if request.rerun_of is None else dict(request.rerun_of),
-    }
-
-
-def write_run_record(result: RunResult) -> Path:
-    """Write `OUTPUT.run.json` atomically beside the output; return its path."""
-    assert result.output_path is not None
-    path = record_path_for(result.output_path)
-    text = json.dumps(run_record(result), indent=2, ensure_ascii=False, default=str) + "\n"
-    write_file(path, text.encode("utf-8"))
-    return path
-
-
-def load_run_record(path: Path) -> StoredRun:
-    """Read a run record for `rerun`; the stored body must still match its sha256.
-
-    A record that is unreadable or altered is an invalid input (exit 1), reported
-    against the record file.
-    """
-    from exportspec.spec.compile import canonical_json
-
-    def invalid(message: str) -> SpecInvalidError:
-        return SpecInvalidError([Diagnostic(str(path), message, rule="run-record")])
-
-    try:
-        raw = path.read_bytes()
-        data = loads_strict(raw)
-    except OSError as exc:
-        raise invalid(f"cannot read the run record: {exc.strerror}") from None
-    except StrictJsonError as exc:
-        raise invalid(f"not a run record: invalid JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("request"), dict):
-        raise invalid("not a run record: no `request` object")
-    version = data.get("record_version")
-    if type(version) is not int or version != RECORD_VERSION:  # `true == 1` in Python
-        raise invalid(f"unsupported record_version {version!r}")
-    stored = data["request"]
-    if not isinstance(stored.get("body"), dict) or not isinstance(stored.get("body_sha256"), str):
-        raise invalid("the run record has no request body object or body_sha256")
-    body = canonical_json(stored["body"])
-    sha256 = hashlib.sha256(body).hexdigest()
-    if sha256 != stored["body_sha256"]:
-        raise invalid(
-            f"the stored body's sha256 is {sha256}, the record says "
-            f"{stored['body_sha256']}: the record was edited or damaged"
-        )
-
-    def section(key: str) -> dict[str, Any]:
-        value = data.get(key)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise invalid(f"`{key}` must be an object in a run record")
-        return value
-
-    def text(where: dict[str, Any], key: str, label: str) -> str | None:
-        value = where.get(key)
-        if value is not None and not isinstance(value, str):
-            raise invalid(f"`{label}` must be a string in a run record")
-        return value
-
-    spec, output, variables = section("spec"), section("output"), section("variables")
-    body_format = stored["body"].get("format")
-    request = ExportRequest(
-        body=body,
-        body_sha256=sha256,
-        export_format=str(body_format or "csv"),
-        name=text(spec, "name", "spec.name") or path.name.removesuffix(RECORD_SUFFIX),
-        spec_path=text(spec, "path", "spec.path"),
-        spec_sha256=text(spec, "sha256", "spec.sha256"),
-        variables=variables,
-        now=text(data, "now", "now"),
-        rerun_of={
-            "record": path.as_posix(),
-            "record_sha256": hashlib.sha256(raw).hexdigest(),
-            "started_at": text(data, "started_at", "started_at"),
-            "output_sha256": text(output, "sha256", "output.sha256"),
-        },
-    )
-    return StoredRun(
-        request=request,
-        base_url=text(stored, "base_url", "request.base_url"),
-        project_token=text(stored, "project_token", "request.project_token"),
-        output_path=text(output, "path", "output.path"),
-    )
-
-
 def format_dry_run(
     request: ExportRequest, settings: Settings, output: Path | None, *, sandbox: bool = False
 ) -> str:
@@ -688,7 +493,3 @@ def _shell_url(url: str) -> str:
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes // 60}:{minutes % 60:02d}:{secs:02d}"
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,76 @@
+"""Frozen values of one export run: what is sent, what a record holds, what came back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from exportspec.spec.models import CompiledBody
+
+
+def iso(moment: dt.datetime) -> str:
+    """`2026-01-31T00:00:00Z`: UTC, with the Z suffix records and locks use."""
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    """The bytes to send and where they came from (copied into the run record)."""
+
+    body: bytes
+    body_sha256: str
+    export_format: str
+    name: str
+    spec_path: str | None
+    spec_sha256: str | None
+    variables: Mapping[str, Any]
+    now: str | None
+    rerun_of: Mapping[str, Any] | None = None
+
+    @classmethod
+    def from_compiled(cls, compiled: CompiledBody) -> ExportRequest:
+        return cls(
+            body=compiled.body,
+            body_sha256=compiled.sha256,
+            export_format=compiled.format,
+            name=compiled.name,
+            spec_path=compiled.spec_path.as_posix(),
+            spec_sha256=compiled.spec_sha256,
+            variables=dict(compiled.variables),
+            now=iso(compiled.now),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """A run record read back for `rerun`."""
+
+    request: ExportRequest
+    base_url: str | None
+    project_token: str | None
+    output_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What one `run` produced."""
+
+    request: ExportRequest
+    url: str
+    base_url: str
+    project_token: str | None
+    output_path: Path | None
+    status: int
+    attempts: int
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    size: int
+    sha256: str
+    rows: int
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
