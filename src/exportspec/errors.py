@@ -16,7 +16,7 @@ def abridged(text: str, limit: int = 60) -> str:
 
 
 class ExitCode(enum.IntEnum):
-    """Documented process exit codes (README "Exit codes")."""
+    """Documented process exit codes (docs/running.md, "Exit codes")."""
 
     OK = 0
     SPEC_INVALID = 1
@@ -33,9 +33,14 @@ class ExitCode(enum.IntEnum):
 
 
 class ExportspecError(Exception):
-    """Base of every error we raise on purpose; carries its exit code."""
+    """Base of every error we raise on purpose: a message, located diagnostics, an exit code."""
 
     exit_code: ExitCode = ExitCode.SPEC_INVALID
+
+    def __init__(self, message: str = "", diagnostics: Sequence[Diagnostic] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.diagnostics = tuple(diagnostics)
 
 
 class SpecInvalidError(ExportspecError):
@@ -44,8 +49,18 @@ class SpecInvalidError(ExportspecError):
     exit_code = ExitCode.SPEC_INVALID
 
     def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
-        self.diagnostics = tuple(diagnostics)
-        super().__init__(f"{len(self.diagnostics)} problem(s) in specs")
+        super().__init__("", diagnostics)
+
+    def __str__(self) -> str:
+        return f"{len(self.diagnostics)} problem(s) in specs"
+
+
+class ReportedFailure(ExportspecError):
+    """A failure the command's own report (stdout) already describes: only the exit code."""
+
+    def __init__(self, exit_code: ExitCode) -> None:
+        super().__init__()
+        self.exit_code = exit_code
 
 
 class UsageError(ExportspecError):

@@ -9,7 +9,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exportspec.run.output import CsvRowCounter, JsonBodyError, JsonRowCounter
+from exportspec.run.counters import CsvRowCounter, JsonBodyError, JsonRowCounter
 
 FIELD = st.text(alphabet='ab ,"\n\r\u00e9', max_size=6)
 ROWS = st.lists(st.lists(FIELD, min_size=1, max_size=4), max_size=30)
@@ -105,7 +105,7 @@ def test_json_counter_matches_json_loads(
     separators = (",", ":") if compact else (", ", ": ")
     document = {"header": ["a"], key: rows, "success": True}
     data = json.dumps(document, separators=separators).encode()
-    counter = JsonRowCounter()
+    counter = JsonRowCounter(key)
     for piece in chunks(data, cuts):
         counter.feed(piece)
     counter.close()

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from exportspec import __version__
-from exportspec.run.output import DIRECT_BLOCK
 from tests.conftest import RunCli
 from tests.executor.conftest import (
     BASIC,
@@ -31,7 +30,9 @@ from tests.executor.conftest import (
 )
 
 CSV = b'registered,email\na,a@example.com\nb,"multi\nline"\nc,c@example.com\n'
-#: Longer than two direct-I/O blocks plus a tail, with a quoted newline now and then.
+#: The download reads at most this much at a time.
+MIB = 1 << 20
+#: Several reads long, with a quoted newline now and then.
 BIG_ROWS = 500_000
 BIG = b"registered,note\n" + b"".join(
     b'c%d,"%s"\n' % (i, b"two\nlines" if i % 9973 == 0 else b"one, line") for i in range(BIG_ROWS)
@@ -255,7 +256,7 @@ def test_broken_transfer_is_restarted(
 def test_big_export_arrives_byte_for_byte(
     run_cli: RunCli, server: ScriptServer, spec: Path, tmp_path: Path
 ) -> None:
-    assert len(BIG) > 2 * DIRECT_BLOCK
+    assert len(BIG) > 2 * MIB
     server.script(Reply(body=BIG, headers={"Content-Type": "text/csv"}))
     code, stderr = run(run_cli, server, str(spec), "-o", "out.csv")
     assert code == 0, stderr
@@ -270,8 +271,8 @@ def test_big_export_arrives_byte_for_byte(
     ("broken", "message"),
     [
         (
-            Reply(body=BIG, mode="truncate", cut=DIRECT_BLOCK + 20),
-            f"closed after {DIRECT_BLOCK + 20} bytes",
+            Reply(body=BIG, mode="truncate", cut=MIB + 20),
+            f"closed after {MIB + 20} bytes",
         ),
         (Reply(body=CSV, mode="truncate", cut=20), f"closed after 20 bytes, {len(CSV) - 20} more"),
         (Reply(body=CSV, mode="reset", cut=20), "reset"),

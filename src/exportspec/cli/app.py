@@ -59,6 +59,20 @@ class LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the chosen command inside the one error boundary."""
+        from exportspec.cli.boundary import error_boundary
+
+        def command_context() -> click.Context | None:
+            name = ctx.invoked_subcommand
+            command = self.get_command(ctx, name) if name else None
+            if command is None:
+                return None
+            return command.make_context(name, [], parent=ctx, resilient_parsing=True)
+
+        with error_boundary(command_context, show_traceback=bool(ctx.params.get("traceback"))):
+            return super().invoke(ctx)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help comes from the registry so `--help` imports no subcommand module.
         with formatter.section("Commands"):
@@ -70,7 +84,12 @@ CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="exportspec")
-def main() -> None:
+@click.option(
+    "--traceback",
+    is_flag=True,
+    help="On an error, also print the Python traceback (for bug reports); exit codes stay.",
+)
+def main(traceback: bool) -> None:
     """Compile, check and run Bloomreach Engagement customer-export specs.
 
     Specs are YAML or TOML files in git. `validate` checks them the way the API

@@ -1,4 +1,8 @@
-"""The single error boundary: our exceptions become one message and a documented exit code."""
+"""The one error boundary: every exception becomes one message and a documented exit code.
+
+`LazyGroup.invoke` applies it once, around whichever command runs. Commands raise; they
+never exit by themselves.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,13 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import click
 
-from exportspec.errors import ConfigError, ExitCode, ExportspecError, SpecInvalidError
+from exportspec.errors import ConfigError, ExitCode, ExportspecError, UsageError
 from exportspec.spec.models import Diagnostic
 
 
@@ -63,24 +68,33 @@ def _sigterm_as_exception() -> Iterator[None]:
 
 
 @contextmanager
-def error_boundary() -> Iterator[None]:
-    """Map exceptions to exit codes; `EXPORTSPEC_DEBUG=1` re-raises for a traceback."""
+def error_boundary(
+    command: Callable[[], click.Context | None], *, show_traceback: bool
+) -> Iterator[None]:
+    """Map exceptions to exit codes; `show_traceback` adds the traceback, never another code.
+
+    `command()` gives the running command's context, for the usage text of a usage error.
+    """
     try:
         with _sigterm_as_exception():
             yield
-    except SpecInvalidError as exc:
-        print_diagnostics(exc.diagnostics)
-        raise SystemExit(ExitCode.SPEC_INVALID) from None
+    except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+        raise  # click's own: it prints them and picks the code
+    except UsageError as exc:
+        _traceback(show_traceback)
+        raise click.UsageError(exc.message, command()) from None
     except ExportspecError as exc:
-        if os.environ.get("EXPORTSPEC_DEBUG"):
-            raise
-        print_diagnostics(getattr(exc, "diagnostics", ()))
-        click.echo(f"Error: {exc}", err=True)
+        _traceback(show_traceback)
+        print_diagnostics(exc.diagnostics)
+        if exc.message:
+            click.echo(f"Error: {exc.message}", err=True)
         raise SystemExit(exc.exit_code) from None
     except Terminated:
+        _traceback(show_traceback)
         click.echo("Terminated.", err=True)
         raise SystemExit(ExitCode.TERMINATED) from None
     except KeyboardInterrupt:
+        _traceback(show_traceback)
         click.echo("Interrupted.", err=True)
         raise SystemExit(ExitCode.INTERRUPTED) from None
     except BrokenPipeError:
@@ -90,3 +104,17 @@ def error_boundary() -> Iterator[None]:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())  # the exit-time flush must not fail again
         raise SystemExit(ExitCode.BROKEN_PIPE) from None
+    except Exception as exc:  # a bug of ours: say so in one line unless asked for more
+        _traceback(show_traceback)
+        click.echo(
+            f"Error: internal error: {type(exc).__name__}: {exc}\n"
+            "hint: run again with `exportspec --traceback ...` and report it",
+            err=True,
+        )
+        raise SystemExit(ExitCode.SPEC_INVALID) from None
+
+
+def _traceback(show: bool) -> None:
+    if show:
+        with contextlib.suppress(OSError, ValueError):
+            traceback.print_exc(file=sys.stderr)

@@ -7,14 +7,9 @@ from pathlib import Path
 
 import click
 
-from exportspec.cli.boundary import error_boundary, print_diagnostics, writing_stdout
-from exportspec.cli.options import (
-    OUTPUT_FILE,
-    build_render_inputs,
-    load_project_for,
-    render_options,
-    require_file_name,
-)
+from exportspec.cli.boundary import print_diagnostics, writing_stdout
+from exportspec.cli.options import OUTPUT_FILE, render_options, require_file_name
+from exportspec.gitops.inputs import project_for, render_inputs
 
 
 @click.command("compile")
@@ -42,26 +37,20 @@ def compile_(
     bytes are identical on every machine and run (given the same variables and
     --now). Problems are printed to stderr as PATH:LINE:COLUMN: error: MESSAGE.
     """
-    with error_boundary():
-        from exportspec.spec.pipeline import compile_spec
+    from exportspec.spec.pipeline import compile_spec
 
-        inputs = build_render_inputs(
-            var_assignments,
-            vars_files,
-            now,
-            environment=environment,
-            project=load_project_for([spec]),
-        )
-        result = compile_spec(spec, inputs)
-        print_diagnostics(result.diagnostics)
-        assert result.compiled is not None
-        body = result.compiled.body
-        from exportspec.run.output import write_file
+    project = project_for([spec])
+    inputs = render_inputs(project, environment, var_assignments, vars_files, now)
+    result = compile_spec(spec, inputs)
+    print_diagnostics(result.diagnostics)
+    assert result.compiled is not None
+    body = result.compiled.body
+    from exportspec.run.output import write_file
 
-        if str(output) == "-":
-            with writing_stdout():
-                # Exactly the bytes `run` sends (and the lock hashes), so `| sha256sum` and
-                # `| curl --data-binary @-` agree; a newline only to keep a terminal tidy.
-                sys.stdout.buffer.write(body + b"\n" if sys.stdout.isatty() else body)
-        else:
-            write_file(output, body)
+    if str(output) == "-":
+        with writing_stdout():
+            # Exactly the bytes `run` sends (and the lock hashes), so `| sha256sum` and
+            # `| curl --data-binary @-` agree; a newline only to keep a terminal tidy.
+            sys.stdout.buffer.write(body + b"\n" if sys.stdout.isatty() else body)
+    else:
+        write_file(output, body)

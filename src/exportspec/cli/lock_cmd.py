@@ -8,16 +8,10 @@ from typing import Any
 
 import click
 
-from exportspec.cli.boundary import error_boundary, writing_stdout
-from exportspec.cli.options import (
-    build_render_inputs,
-    load_project_for,
-    output_format_option,
-    project_spec_files,
-    render_options,
-    spec_paths,
-)
-from exportspec.errors import ExitCode, SpecInvalidError, UsageError
+from exportspec.cli.boundary import writing_stdout
+from exportspec.cli.options import output_format_option, render_options
+from exportspec.errors import ExitCode, ReportedFailure, SpecInvalidError, UsageError
+from exportspec.gitops.inputs import project_for, project_spec_files, render_inputs, spec_paths
 
 _paths_argument = click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 
@@ -35,7 +29,7 @@ def _compile_all(
     from exportspec.gitops.lock import read_lock
     from exportspec.spec.pipeline import check_specs
 
-    project = load_project_for(paths)
+    project = project_for(paths)
     lock = read_lock(project)
     if warn_environment:
         from exportspec.gitops.lock import environment_mismatch
@@ -43,13 +37,7 @@ def _compile_all(
         if (warning := environment_mismatch(lock, project, environment)) is not None:
             click.echo(warning, err=True)
     # The lock pins `now`, so time-dependent bodies do not drift between runs.
-    inputs = build_render_inputs(
-        var_assignments,
-        vars_files,
-        now or lock.now_text,
-        environment=environment,
-        project=project,
-    )
+    inputs = render_inputs(project, environment, var_assignments, vars_files, now or lock.now_text)
     results = check_specs(spec_paths(paths, project), inputs)
     problems = [d for r in results for d in r.diagnostics if not r.ok]
     if problems:
@@ -75,29 +63,29 @@ def lock(
     (re)locked and the lock's other entries are kept as they are; that needs the
     lock's own environment and moment.
     """
-    with error_boundary():
-        from exportspec.gitops.lock import build_lock, split_lock, write_lock
+    from exportspec.gitops.lock import build_lock, write_lock
+    from exportspec.gitops.scope import split_lock
 
-        project, old, (results, inputs) = _compile_all(
-            paths, environment, var_assignments, vars_files, now
+    project, old, (results, inputs) = _compile_all(
+        paths, environment, var_assignments, vars_files, now
+    )
+    chosen = project.environment(environment)
+    chosen_name = chosen.name if chosen else None
+    now_text = inputs.now.isoformat().replace("+00:00", "Z")
+    _, kept = split_lock(old, paths, results, lambda: project_spec_files(project))
+    if kept and (chosen_name != old.environment or inputs.now != _lock_moment(old)):
+        # The kept bodies were compiled with the lock's inputs: one lock, one of each.
+        env = f"--env {old.environment}" if old.environment else "no --env"
+        moment = f"--now {old.now_text}" if old.now_text else "no recorded now"
+        raise UsageError(
+            f"lock PATH... keeps the other {len(kept)} locked spec(s) as they are, compiled "
+            f"with {env} and {moment}: use the same, or lock every spec (no PATH) to "
+            "change them"
         )
-        chosen = project.environment(environment)
-        chosen_name = chosen.name if chosen else None
-        now_text = inputs.now.isoformat().replace("+00:00", "Z")
-        _, kept = split_lock(old, paths, results, lambda: project_spec_files(project))
-        if kept and (chosen_name != old.environment or inputs.now != _lock_moment(old)):
-            # The kept bodies were compiled with the lock's inputs: one lock, one of each.
-            env = f"--env {old.environment}" if old.environment else "no --env"
-            moment = f"--now {old.now_text}" if old.now_text else "no recorded now"
-            raise UsageError(
-                f"lock PATH... keeps the other {len(kept)} locked spec(s) as they are, compiled "
-                f"with {env} and {moment}: use the same, or lock every spec (no PATH) to "
-                "change them"
-            )
-        new, text = build_lock(results, project, environment=chosen_name, now=now_text, kept=kept)
-        write_lock(new.path, text)
-        others = f" ({len(kept)} other(s) kept)" if kept else ""
-        click.echo(f"Locked {len(results)} spec(s) in {new.path}{others}", err=True)
+    new, text = build_lock(results, project, environment=chosen_name, now=now_text, kept=kept)
+    write_lock(new.path, text)
+    others = f" ({len(kept)} other(s) kept)" if kept else ""
+    click.echo(f"Locked {len(results)} spec(s) in {new.path}{others}", err=True)
 
 
 @click.command()
@@ -129,19 +117,19 @@ def plan(
     Changes that come only from variable values (--var, --vars-file, --env) show up
     too. With PATHs, only the locked specs under them are compared. Sends nothing.
     """
-    with error_boundary():
-        from exportspec.gitops.lock import compute_plan, split_lock
-        from exportspec.gitops.report import PLAN_REPORTER_BY_NAME
+    from exportspec.gitops.plan import compute_plan
+    from exportspec.gitops.report import PLAN_REPORTER_BY_NAME
+    from exportspec.gitops.scope import split_lock
 
-        project, lock_, (results, _) = _compile_all(
-            paths, environment, var_assignments, vars_files, now, warn_environment=True
-        )
-        scoped, _ = split_lock(lock_, paths, results, lambda: project_spec_files(project))
-        result = compute_plan(results, scoped)
-        with writing_stdout():
-            PLAN_REPORTER_BY_NAME[output_format](result, sys.stdout)
-        if detailed_exitcode and result.differs:
-            raise SystemExit(ExitCode.PLAN_CHANGED)
+    project, lock_, (results, _) = _compile_all(
+        paths, environment, var_assignments, vars_files, now, warn_environment=True
+    )
+    scoped, _ = split_lock(lock_, paths, results, lambda: project_spec_files(project))
+    result = compute_plan(results, scoped)
+    with writing_stdout():
+        PLAN_REPORTER_BY_NAME[output_format](result, sys.stdout)
+    if detailed_exitcode and result.differs:
+        raise ReportedFailure(ExitCode.PLAN_CHANGED)
 
 
 def _lock_moment(lock: Any) -> Any:

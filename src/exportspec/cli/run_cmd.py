@@ -1,32 +1,30 @@
-"""`exportspec run` and `exportspec rerun`: options -> settings -> submit_export."""
+"""`exportspec run` and `exportspec rerun`: options in, `run.runner.run` does the work."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sys
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
-from exportspec.cli.boundary import error_boundary, print_diagnostics, writing_stdout
-from exportspec.cli.options import (
-    OUTPUT_FILE,
-    build_render_inputs,
-    load_project_for,
-    render_options,
-    require_file_name,
+from exportspec.cli.boundary import print_diagnostics, writing_stdout
+from exportspec.cli.options import OUTPUT_FILE, render_options, require_file_name
+from exportspec.errors import TransientError
+from exportspec.run.settings import (
+    MAX_RETRIES,
+    MAX_SECONDS,
+    ConnectionFlags,
+    SettingsLayer,
+    is_loopback,
 )
-from exportspec.errors import ConfigError, TransientError
-from exportspec.run.output import is_special_file
-from exportspec.run.settings import MAX_RETRIES, MAX_SECONDS
 
 if TYPE_CHECKING:
     from exportspec.run.models import ExportRequest, StoredRun
-    from exportspec.run.settings import ConnectionFlags, Settings, SettingsLayer
+    from exportspec.run.runner import RunOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -142,35 +140,35 @@ def run(
     4 refused by the API, 5 transient failure after retries, 130 interrupted (Ctrl-C),
     141 the reader of -o - left, 143 terminated; a failed run leaves no partial file.
     """
-    with error_boundary():
-        from exportspec.run.models import ExportRequest
-        from exportspec.run.runner import default_output_path
-        from exportspec.run.settings import SettingsLayer
-        from exportspec.spec.pipeline import compile_spec
+    from exportspec.gitops.inputs import project_for, render_inputs
+    from exportspec.run.models import ExportRequest
+    from exportspec.run.runner import RunOptions, default_output_path
+    from exportspec.spec.pipeline import compile_spec
 
-        project = load_project_for([spec])
-        inputs = build_render_inputs(
-            var_assignments, vars_files, now, environment=environment, project=project
+    project = project_for([spec])
+    inputs = render_inputs(project, environment, var_assignments, vars_files, now)
+    result = compile_spec(spec, inputs)
+    print_diagnostics(result.diagnostics)
+    assert result.compiled is not None
+    selected = project.environment(environment)
+    defaults = None
+    if selected is not None:
+        defaults = SettingsLayer(
+            f"{project.file} [environments.{selected.name}]",
+            {"base_url": selected.base_url, "project_token": selected.project_token},
         )
-        result = compile_spec(spec, inputs)
-        print_diagnostics(result.diagnostics)
-        assert result.compiled is not None
-        selected = project.environment(environment)
-        defaults = None
-        if selected is not None:
-            defaults = SettingsLayer(
-                f"{project.file} [environments.{selected.name}]",
-                {"base_url": selected.base_url, "project_token": selected.project_token},
-            )
-        _execute(
+    target = output or default_output_path(result.compiled)
+    _execute(
+        RunOptions(
             ExportRequest.from_compiled(result.compiled),
-            output or default_output_path(result.compiled),
-            _flags(connection),
-            dry_run=dry_run,
+            None if str(target) == "-" else target,
+            ConnectionFlags(**connection),
             sandbox=sandbox,
-            quiet=quiet,
+            dry_run=dry_run,
             project_defaults=defaults,
-        )
+        ),
+        quiet=quiet,
+    )
 
 
 @click.command("rerun")
@@ -203,42 +201,41 @@ def rerun(
     record's `rerun_of` keeps the replayed record's sha256, start time and output
     sha256). Pass -o to keep both.
     """
-    with error_boundary():
-        from exportspec.run.records import load_run_record
-        from exportspec.run.settings import SettingsLayer
+    from exportspec.run.records import load_run_record
+    from exportspec.run.runner import RunOptions
 
-        stored = load_run_record(record)
-        pinned = SettingsLayer(
-            f"run record {record}",
-            {"base_url": stored.base_url, "project_token": stored.project_token},
+    stored = load_run_record(record)
+    pinned = SettingsLayer(
+        f"run record {record}",
+        {"base_url": stored.base_url, "project_token": stored.project_token},
+    )
+    target = output or _default_rerun_output(record, stored)
+    flags = ConnectionFlags(**connection)
+    replays_locally = not sandbox and flags.base_url is None and _is_local(stored.base_url)
+    if replays_locally and not quiet and not dry_run:
+        # Said before the retries (about 15 s when nothing listens), not only after them.
+        click.echo(
+            f"exportspec: replaying against {stored.base_url} on this machine, as recorded; "
+            "for a sandbox that has stopped, add --sandbox",
+            err=True,
         )
-        target = output or _default_rerun_output(record, stored)
-        flags = _flags(connection)
-        replays_locally = not sandbox and flags.base_url is None and _is_local(stored.base_url)
-        if replays_locally and not quiet and not dry_run:
-            # Said before the retries (about 15 s when nothing listens), not only after them.
-            click.echo(
-                f"exportspec: replaying against {stored.base_url} on this machine, as recorded; "
-                "for a sandbox that has stopped, add --sandbox",
-                err=True,
-            )
-        try:
-            _execute(
-                stored.request,
-                target,
-                flags,
-                dry_run=dry_run,
-                sandbox=sandbox,
-                quiet=quiet,
-                pinned=pinned,
-            )
-        except TransientError as exc:
-            if not replays_locally:
-                raise
-            raise TransientError(
-                f"{exc}\nhint: the record was made against {stored.base_url} on this machine "
-                "(a sandbox?); add --sandbox to replay it against a fresh one"
-            ) from None
+    options = RunOptions(
+        stored.request,
+        None if str(target) == "-" else target,
+        flags,
+        sandbox=sandbox,
+        dry_run=dry_run,
+        pinned=pinned,
+    )
+    try:
+        _execute(options, quiet=quiet)
+    except TransientError as exc:
+        if not replays_locally:
+            raise
+        raise TransientError(
+            f"{exc}\nhint: the record was made against {stored.base_url} on this machine "
+            "(a sandbox?); add --sandbox to replay it against a fresh one"
+        ) from None
 
 
 def _default_rerun_output(record: Path, stored: StoredRun) -> Path:
@@ -256,133 +253,22 @@ def _default_rerun_output(record: Path, stored: StoredRun) -> Path:
 
 
 def _is_local(url: str | None) -> bool:
-    from urllib.parse import urlsplit
-
-    from exportspec.run.settings import is_loopback
-
     return url is not None and is_loopback(urlsplit(url).hostname or "")
 
 
-def _execute(
-    request: ExportRequest,
-    output: Path,
-    flags: ConnectionFlags,
-    *,
-    dry_run: bool,
-    sandbox: bool,
-    quiet: bool,
-    pinned: SettingsLayer | None = None,
-    project_defaults: SettingsLayer | None = None,
-) -> None:
-    from exportspec.run import records
-    from exportspec.run import runner as submit
+def _execute(options: RunOptions, *, quiet: bool) -> None:
+    """Run, then print the dry run (stdout) or the summary (stderr)."""
+    from exportspec.run.display import format_summary
+    from exportspec.run.runner import run as run_export
 
-    target = None if str(output) == "-" else output
-    stderr = sys.stderr
-    with _settings(
-        flags,
-        sandbox=sandbox,
-        dry_run=dry_run,
-        pinned=pinned,
-        project_defaults=project_defaults,
-        quiet=quiet,
-    ) as settings:
-        if dry_run:
-            text = submit.format_dry_run(request, settings, target, sandbox=sandbox)
-            with writing_stdout():
-                click.echo(text, nl=False)
-            return
-        # A record needs a file to sit beside: not for stdout, /dev/null or a named pipe.
-        wants_record = target is not None and not is_special_file(target)
-        if target is None and sys.stdout is None:
-            raise ConfigError("stdout is closed; redirect it to a file or use -o FILE")
-        if wants_record:
-            assert target is not None
-            records.check_record_path(target)  # before the export, not after it
-        progress = submit.Progress(None if quiet else stderr, live=stderr.isatty())
-        result = submit.submit_export(
-            request,
-            settings,
-            target,
-            progress=progress,
-            stdout=None if target is not None else sys.stdout.buffer,
-        )
-    try:
-        record = records.write_run_record(result) if wants_record else None
-    except ConfigError as exc:
-        raise ConfigError(
-            f"the export is complete in {target}, but its run record is not: {exc}"
-        ) from None
-    if not quiet:
+    stdout = sys.stdout.buffer if options.output is None and sys.stdout is not None else None
+    outcome = run_export(options, messages=None if quiet else sys.stderr, stdout=stdout)
+    if outcome.dry_run_text is not None:
+        with writing_stdout():
+            click.echo(outcome.dry_run_text, nl=False)
+    elif outcome.result is not None and not quiet:
         with contextlib.suppress(OSError):  # the export is done; a full stderr cannot undo it
-            click.echo(submit.format_summary(result, record), err=True)
-
-
-@contextmanager
-def _settings(
-    flags: ConnectionFlags,
-    *,
-    sandbox: bool,
-    dry_run: bool,
-    pinned: SettingsLayer | None,
-    project_defaults: SettingsLayer | None,
-    quiet: bool,
-) -> Iterator[Settings]:
-    """Settings from flags and environment, or from a sandbox started for this block."""
-    import os
-
-    from exportspec.errors import UsageError
-    from exportspec.run.settings import ENV_API_KEY_ID, ENV_API_SECRET, resolve_settings
-
-    if not sandbox:
-        yield resolve_settings(
-            flags,
-            pinned=pinned,
-            project_defaults=project_defaults,
-            require_token=not dry_run,
-            require_credentials=not dry_run,
-        )
-        return
-    if flags.base_url is not None or flags.project_token is not None:
-        raise UsageError("--sandbox picks its own URL and token; drop --base-url/--project-token")
-    from exportspec.run.settings import ENV_BASE_URL, ENV_PROJECT_TOKEN
-    from exportspec.sandbox import running_sandbox
-
-    ignored = {ENV_BASE_URL, ENV_PROJECT_TOKEN, ENV_API_KEY_ID, ENV_API_SECRET}
-    environ: Mapping[str, str] = {k: v for k, v in os.environ.items() if k not in ignored}
-    if dry_run:
-        # Nothing is sent, so nothing is started: describe the request to a sandbox the
-        # user starts with `exportspec sandbox` (its default port and credentials).
-        from exportspec.sandbox import DEFAULT_PORT, Credentials
-
-        known = Credentials()
-        yield resolve_settings(
-            dataclasses.replace(
-                flags,
-                base_url=f"http://127.0.0.1:{DEFAULT_PORT}",
-                project_token=known.project_token,
-            ),
-            environ=environ,
-            credentials=(known.api_key_id, known.api_secret),
-        )
-        return
-    with running_sandbox() as running:
-        if not quiet:
-            click.echo(f"exportspec: sandbox serving {running.base_url}", err=True)
-        sandbox_flags = dataclasses.replace(
-            flags, base_url=running.base_url, project_token=running.project_token
-        )
-        yield resolve_settings(
-            sandbox_flags,
-            environ=environ,
-            credentials=(running.api_key_id, running.api_secret),
-        )
-
-
-def _flags(connection: Mapping[str, Any]) -> ConnectionFlags:
-    from exportspec.run.settings import ConnectionFlags
-
-    return ConnectionFlags(**connection)
+            click.echo(format_summary(outcome.result, outcome.record), err=True)
 
 
 def _suffix(request: ExportRequest) -> str:

@@ -11,7 +11,7 @@ from types import FrameType
 
 import click
 
-from exportspec.cli.boundary import error_boundary, writing_stdout
+from exportspec.cli.boundary import writing_stdout
 
 FAIL_HELP = """\b
 Fault injection, --fail SPEC (repeatable; specs run one after another, then all is
@@ -113,8 +113,7 @@ def sandbox(
     line per request on stderr. Stop it with Ctrl-C (or SIGTERM): it shuts down
     cleanly and exits 0.
     """
-    with error_boundary():
-        execute(SandboxSettings(host, port, allow_remote, customers, seed, data, fail, describe))
+    execute(SandboxSettings(host, port, allow_remote, customers, seed, data, fail, describe))
 
 
 def execute(settings: SandboxSettings) -> None:

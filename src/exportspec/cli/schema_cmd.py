@@ -6,7 +6,8 @@ import json
 
 import click
 
-from exportspec.cli.boundary import error_boundary, writing_stdout
+from exportspec.cli.boundary import writing_stdout
+from exportspec.errors import UsageError
 
 
 @click.command()
@@ -36,13 +37,10 @@ def schema(editor: bool, body: bool) -> None:
     `exportspec schema --editor > schemas/spec.editor.schema.json` refreshes that file.
     With --body: the schema of the request body alone (the `export` object, rendered).
     """
-    with error_boundary():
-        from exportspec.spec.editor_schema import body_schema, spec_schema
+    from exportspec.spec.editor_schema import body_schema, spec_schema
 
-        if editor and body:
-            raise click.UsageError(
-                "--editor and --body exclude each other: --editor is for spec files"
-            )
-        document = body_schema() if body else spec_schema(editor=editor)
-        with writing_stdout():
-            click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    if editor and body:
+        raise UsageError("--editor and --body exclude each other: --editor is for spec files")
+    document = body_schema() if body else spec_schema(editor=editor)
+    with writing_stdout():
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))

@@ -9,16 +9,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from exportspec.cli.boundary import error_boundary, writing_stdout
-from exportspec.cli.options import (
-    build_render_inputs,
-    load_project_for,
-    output_format_option,
-    project_spec_files,
-    render_options,
-    spec_paths,
-)
-from exportspec.errors import ExitCode, SpecInvalidError
+from exportspec.cli.boundary import writing_stdout
+from exportspec.cli.options import output_format_option, render_options
+from exportspec.errors import ExitCode, ReportedFailure, SpecInvalidError
+from exportspec.gitops.inputs import project_for, project_spec_files, render_inputs, spec_paths
 from exportspec.spec.models import Diagnostic
 
 if TYPE_CHECKING:
@@ -52,39 +46,37 @@ def validate(
 
     Exits 0 when all specs are valid (warnings allowed), 1 when any is not.
     """
-    with error_boundary():
-        from exportspec.gitops.report import REPORTER_BY_NAME
-        from exportspec.spec.pipeline import check_specs
+    from exportspec.gitops.report import REPORTER_BY_NAME
+    from exportspec.spec.pipeline import check_specs
 
-        project = load_project_for(paths)
-        roots = spec_paths(paths, project)
-        if locked:
-            from exportspec.gitops.lock import environment_mismatch, read_lock
+    project = project_for(paths)
+    roots = spec_paths(paths, project)
+    if locked:
+        from exportspec.gitops.lock import environment_mismatch, read_lock
 
-            lock = read_lock(project)
-            now = now or lock.now_text
-            if (warning := environment_mismatch(lock, project, environment)) is not None:
-                click.echo(warning, err=True)
-        try:
-            inputs = build_render_inputs(
-                var_assignments, vars_files, now, environment=environment, project=project
-            )
-        except SpecInvalidError as exc:
-            # A broken --vars-file belongs in the report CI reads, not only on stderr.
-            with writing_stdout():
-                REPORTER_BY_NAME[output_format](_results_by_file(exc.diagnostics), sys.stdout)
-            raise SystemExit(ExitCode.SPEC_INVALID) from None
-        results = check_specs(roots, inputs)
-        if locked:
-            from exportspec.gitops.lock import split_lock, stale_lock_results
-
-            # With PATHs, only the locked specs under them.
-            lock, _ = split_lock(lock, paths, results, lambda: project_spec_files(project))
-            results = stale_lock_results(results, lock, project)
+        lock = read_lock(project)
+        now = now or lock.now_text
+        if (warning := environment_mismatch(lock, project, environment)) is not None:
+            click.echo(warning, err=True)
+    try:
+        inputs = render_inputs(project, environment, var_assignments, vars_files, now)
+    except SpecInvalidError as exc:
+        # A broken --vars-file belongs in the report CI reads, not only on stderr.
         with writing_stdout():
-            REPORTER_BY_NAME[output_format](results, sys.stdout)
-        if not all(r.ok for r in results):
-            raise SystemExit(ExitCode.SPEC_INVALID)
+            REPORTER_BY_NAME[output_format](_results_by_file(exc.diagnostics), sys.stdout)
+        raise ReportedFailure(ExitCode.SPEC_INVALID) from None
+    results = check_specs(roots, inputs)
+    if locked:
+        from exportspec.gitops.scope import split_lock
+        from exportspec.gitops.stale import stale_lock_results
+
+        # With PATHs, only the locked specs under them.
+        lock, _ = split_lock(lock, paths, results, lambda: project_spec_files(project))
+        results = stale_lock_results(results, lock, project)
+    with writing_stdout():
+        REPORTER_BY_NAME[output_format](results, sys.stdout)
+    if not all(r.ok for r in results):
+        raise ReportedFailure(ExitCode.SPEC_INVALID)
 
 
 def _results_by_file(diagnostics: Sequence[Diagnostic]) -> list[SpecResult]:

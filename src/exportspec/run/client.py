@@ -1,36 +1,27 @@
-"""Stage 5 (HTTP): the export call's session, retry and timeout policy, and response triage.
+"""One export request: POST the body with Basic auth, triage the answer, read the body.
 
-urllib3's `Retry` handles everything up to the response headers (connection errors,
-timeouts, 429/5xx with backoff and Retry-After). A transfer that breaks after the body
-began surfaces as `BodyBrokenError`; restarting the whole request is the caller's job
-(submit.py), because a POST response cannot be resumed.
+Nothing is retried here; `run.retry` decides that. A failure worth another attempt is
+raised as `Retryable`, one that is not as RefusedError or ConfigError. Failures are told
+apart by exception type and HTTP status, never by message text.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
+import email.utils
 import http.client
-import math
-import random
 import re
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterator
-from itertools import takewhile
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
-from urllib3.exceptions import InvalidHeader, MaxRetryError
-from urllib3.exceptions import SSLError as Urllib3SSLError
-from urllib3.response import BaseHTTPResponse
-from urllib3.util.retry import Retry
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from exportspec import __version__
 from exportspec.errors import ConfigError, RefusedError, TransientError
@@ -39,11 +30,10 @@ from exportspec.run.settings import ENV_API_KEY_ID, ENV_API_SECRET, ENV_PROJECT_
 
 _Exc = TypeVar("_Exc", bound=BaseException)
 
-#: requests' default `iter_content()` chunk is 1 byte (50 min per GiB); 1 MiB measured fastest.
+#: requests' default `iter_content()` chunk is 1 byte; reads return up to this much.
 CHUNK_SIZE = 1 << 20
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = f"exportspec/{__version__}"
-BACKOFF_MAX = 60.0
 #: Enough of an error body to show its message; the rest is not read.
 MESSAGE_BYTES = 64 * 1024
 MAX_MESSAGES = 20
@@ -64,15 +54,34 @@ NOT_AN_EXPORT_HINT = (
 )
 _HTML_RE = re.compile(r"\s*(text/html|application/xhtml)", re.IGNORECASE)
 
-Notify = Callable[[str], None]
+#: getaddrinfo answers that another try will not change: no such name, or no address for
+#: it. EAI_AGAIN (the resolver cannot be reached or timed out) stays transient.
+_NO_SUCH_HOST = frozenset(
+    code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)) if code is not None
+)
 
 
-class BodyBrokenError(Exception):
-    """The transfer broke after the body began; the whole request must be sent again."""
+class Retryable(Exception):
+    """A failure another attempt may cure: an HTTP `status`, or a network failure before or
+    (`mid_body`) during the body; `retry_after` is the server's wish, in seconds."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        mid_body: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+        self.mid_body = mid_body
 
 
-class _DeadlineError(Exception):
-    """The overall deadline passed, or would pass during the next backoff."""
+class DeadlinePassed(TransientError):
+    """The overall deadline passed during an attempt."""
 
 
 def request_headers() -> dict[str, str]:
@@ -145,60 +154,21 @@ def refusal(
     return RefusedError(f"{text}\nhint: {hint}" if hint else text)
 
 
-class ExportRetry(Retry):
-    """urllib3's Retry, plus a wall-clock deadline and a notice before each wait.
-
-    The first retry also waits (urllib3 retries immediately): each attempt re-runs a
-    whole export on the server, so hammering it helps nobody.
-    """
-
-    deadline: float | None = None
-    notify: Notify | None = None
-
-    def new(self, **kw: Any) -> Self:
-        retry = super().new(**kw)
-        retry.deadline, retry.notify = self.deadline, self.notify
-        return retry
-
-    def get_backoff_time(self) -> float:
-        errors = len(list(takewhile(lambda h: h.redirect_location is None, reversed(self.history))))
-        if errors == 0:
-            return 0.0
-        value = self.backoff_factor * 2.0 ** (errors - 1) + random.random() * self.backoff_jitter
-        return float(max(0.0, min(self.backoff_max, value)))
-
-    def increment(self, *args: Any, **kw: Any) -> Self:
-        error = kw.get("error")
-        if error is not None and (_is_certificate_error(error) or _is_unknown_host(error)):
-            # A certificate that fails verification, or a host name that does not exist,
-            # will fail again: no retries.
-            raise MaxRetryError(kw.get("_pool"), kw.get("url") or "", error) from error  # type: ignore[arg-type]
-        return super().increment(*args, **kw)
-
-    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
-        wait: float | None = None
-        if self.respect_retry_after_header and response is not None:
-            try:
-                wait = self.get_retry_after(response)
-            except InvalidHeader:  # "-5", "1.5", "soon": fall back to the backoff curve
-                wait = None
-        if not wait:  # Retry-After: 0 counts as absent, as in urllib3
-            wait = self.get_backoff_time()
-        if self.deadline is not None and time.monotonic() + wait > self.deadline:
-            raise _DeadlineError
-        if self.notify is not None and self.history:
-            last = self.history[-1]
-            what = f"HTTP {last.status}" if last.status else _describe(last.error)
-            self.notify(f"{what}; retrying in {wait:.1f} s")
-        if wait > 0:
-            time.sleep(wait)
-
-
-#: getaddrinfo answers that another try will not change: no such name, or no address for
-#: it. EAI_AGAIN (the resolver cannot be reached or timed out) stays transient.
-_NO_SUCH_HOST = frozenset(
-    code for code in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None)) if code is not None
-)
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header: whole seconds or an HTTP date; None when absent,
+    zero or not understood (the backoff curve applies then)."""
+    text = (value or "").strip()
+    if text.isdigit():
+        seconds = float(int(text))
+    else:
+        try:
+            moment = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            return None
+        seconds = moment.timestamp() - (time.time() if now is None else now)
+    return seconds if seconds > 0 else None
 
 
 def _cause(error: BaseException, kind: type[_Exc]) -> _Exc | None:
@@ -210,74 +180,72 @@ def _cause(error: BaseException, kind: type[_Exc]) -> _Exc | None:
         if isinstance(current, kind):
             return current
         nested = current.args[0] if current.args else None
+        if not isinstance(nested, BaseException):
+            nested = getattr(current, "reason", None)
         current = nested if isinstance(nested, BaseException) else current.__cause__
     return None
 
 
-def _is_certificate_error(error: BaseException) -> bool:
-    if _cause(error, ssl.SSLCertVerificationError) is not None:
-        return True
-    return isinstance(error, Urllib3SSLError | requests.exceptions.SSLError) and (
-        "CERTIFICATE_VERIFY_FAILED" in str(error)
-    )
-
-
-def _is_unknown_host(error: BaseException) -> bool:
-    lookup = _cause(error, socket.gaierror)
-    return lookup is not None and lookup.errno in _NO_SUCH_HOST
-
-
-def _unknown_host_error(url: str) -> ConfigError:
-    """A base URL whose host name DNS does not know: a typo far more often than an outage."""
-    host = urlsplit(url).hostname or url
-    return ConfigError(
-        f"the host {host!r} was not found by DNS ({url})\n"
-        "hint: check the base URL (--base-url, EXPORTSPEC_BASE_URL or exportspec.toml)"
-    )
-
-
-def backoff_seconds(settings: Settings, failures: int) -> float:
-    """Wait before the next attempt after `failures` consecutive failures (same curve as Retry)."""
-    factor = settings.backoff_factor
-    value: float = factor * 2.0 ** (failures - 1) + random.random() * factor
-    return min(BACKOFF_MAX, value)
+def _network_reason(error: BaseException) -> str:
+    """A one-line account of a failure before the body began, from the exception types."""
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return "connecting timed out (--connect-timeout)"
+    if isinstance(error, requests.exceptions.ReadTimeout) or _cause(error, ReadTimeoutError):
+        return "the server sent nothing for longer than the read timeout (--timeout)"
+    if _cause(error, ConnectionRefusedError) is not None:
+        return "connection refused"
+    if _cause(error, ConnectionResetError) is not None:
+        return "the connection was reset by the server"
+    if (lookup := _cause(error, socket.gaierror)) is not None:
+        return f"the host name could not be resolved ({lookup.strerror or lookup})"
+    if _cause(error, TimeoutError) is not None:
+        return "timed out"
+    if (os_error := _cause(error, OSError)) is not None and os_error.strerror:
+        return os_error.strerror
+    if _cause(error, http.client.RemoteDisconnected) is not None:
+        return "the server closed the connection without answering"
+    return f"{type(error).__name__} ({_one_line(str(error))})"
 
 
 class ExportResponse:
-    """A 2xx response whose body is not read yet."""
+    """A 2xx export response whose body is not read yet."""
 
-    def __init__(self, response: requests.Response, client: ExportClient, attempts: int) -> None:
+    def __init__(self, response: requests.Response, read_timeout: float, deadline: Deadline):
         self._response = response
-        self._client = client
+        self._read_timeout = read_timeout
+        self._deadline = deadline
         self.status: int = response.status_code
-        self.attempts = attempts
         encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
         length = response.headers.get("Content-Length")
         #: Decoded bytes expected, when the server said so and nothing re-encodes them.
         self.expected_length: int | None = (
             int(length) if length and length.isdigit() and encoding == "identity" else None
         )
-        self.content_type: str = response.headers.get("Content-Type", "")
 
-    def iter_chunks(self) -> Iterator[bytes]:
-        """The body in chunks of up to 1 MiB; a broken transfer raises BodyBrokenError."""
-        try:
-            yield from self._response.iter_content(CHUNK_SIZE)
-        except (
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ConnectionError,
-            requests.exceptions.ContentDecodingError,
-            Urllib3HTTPError,
-            http.client.HTTPException,
-            OSError,
-        ) as exc:
-            self._client.check_deadline()
-            raise BodyBrokenError(_describe(exc)) from exc
-        # The watchdog ends a transfer by shutting the socket, which can look like a clean EOF.
-        self._client.check_deadline()
+    def chunks(self) -> Iterator[bytes]:
+        """The body in pieces of up to CHUNK_SIZE, as they arrive.
+
+        Each read waits at most min(--timeout, time left before --deadline); a transfer
+        that breaks or ends short raises Retryable, the deadline DeadlinePassed.
+        """
+        raw = self._response.raw
+        size = 0
+        while True:
+            self._deadline.check()
+            self._set_timeout()
+            try:
+                chunk = raw.read1(CHUNK_SIZE, decode_content=True)
+            except (Urllib3HTTPError, http.client.HTTPException, OSError) as exc:
+                self._deadline.check()
+                raise Retryable(self._broken(exc, size), mid_body=True) from None
+            if not chunk:
+                break
+            size += len(chunk)
+            yield chunk
+        if self.expected_length is not None and size != self.expected_length:
+            raise Retryable(self._short(size), mid_body=True)
 
     def close(self) -> None:
-        self._client.forget(self._response)
         self._response.close()
 
     def __enter__(self) -> Self:
@@ -286,40 +254,71 @@ class ExportResponse:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _set_timeout(self) -> None:
+        """No timer thread: the socket's own timeout stops a read at the deadline."""
+        timeout = self._deadline.cap(self._read_timeout)
+        connection = getattr(self._response.raw, "connection", None)
+        sock = getattr(connection, "sock", None)
+        if isinstance(sock, socket.socket):
+            sock.settimeout(timeout)
+
+    def _broken(self, error: BaseException, size: int) -> str:
+        if _cause(error, ReadTimeoutError) or _cause(error, TimeoutError):
+            return "the server sent nothing for longer than the read timeout (--timeout)"
+        if _cause(error, ConnectionResetError) is not None:
+            return f"the connection was reset by the server after {size} bytes"
+        if self.expected_length is not None:
+            return self._short(size)
+        if isinstance(error, ProtocolError | http.client.IncompleteRead) or _cause(
+            error, http.client.IncompleteRead
+        ):
+            return f"the response ended before its last chunk, after {size} bytes"
+        return f"{_network_reason(error)}, after {size} bytes"
+
+    def _short(self, size: int) -> str:
+        assert self.expected_length is not None
+        missing = self.expected_length - size
+        if missing > 0:
+            return f"the connection closed after {size} bytes, {missing} more were expected"
+        return f"the body ran {-missing} bytes past its Content-Length of {self.expected_length}"
+
+
+class Deadline:
+    """The overall deadline (--deadline) on the monotonic clock; None: no deadline."""
+
+    def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic):
+        self.seconds = seconds
+        self._clock = clock
+        self._at = None if seconds is None else clock() + seconds
+
+    def left(self) -> float | None:
+        return None if self._at is None else self._at - self._clock()
+
+    def cap(self, timeout: float) -> float:
+        """`timeout`, shortened to what is left (never zero: that would mean non-blocking)."""
+        left = self.left()
+        return timeout if left is None else max(0.001, min(timeout, left))
+
+    def check(self) -> None:
+        left = self.left()
+        if left is not None and left <= 0:
+            raise DeadlinePassed(
+                f"the overall deadline of {self.seconds:g} s passed before the export "
+                "finished (--deadline / EXPORTSPEC_DEADLINE)"
+            )
+
 
 class ExportClient:
-    """Sends the export POST with the settings' retry, timeout, deadline and auth policy.
+    """Sends the export POST: Basic auth, timeouts, no redirects, answers triaged."""
 
-    Use as a context manager: the overall deadline (if any) starts on entry.
-    """
-
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        session: requests.Session | None = None,
-        notify: Notify | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, deadline: Deadline | None = None) -> None:
         if not settings.has_credentials:
             raise ConfigError(f"no API credentials: set {ENV_API_KEY_ID} and {ENV_API_SECRET}")
         self._settings = settings
-        self._session = session or requests.Session()
-        self._adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1)
-        self._session.mount("http://", self._adapter)
-        self._session.mount("https://", self._adapter)
-        self._notify = notify
-        self._deadline_at: float | None = None
-        self._expired = threading.Event()
-        self._lock = threading.Lock()
-        self._current: requests.Response | None = None
-        self._timer: threading.Timer | None = None
+        self._deadline = deadline or Deadline(settings.deadline)
+        self._session = requests.Session()
 
     def __enter__(self) -> Self:
-        if self._settings.deadline is not None:
-            self._deadline_at = time.monotonic() + self._settings.deadline
-            self._timer = threading.Timer(self._settings.deadline, self._expire)
-            self._timer.daemon = True
-            self._timer.start()
         return self
 
     def __exit__(
@@ -328,32 +327,17 @@ class ExportClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
         self._session.close()
 
-    def send(self, url: str, body: bytes, *, attempt: int, max_attempts: int) -> ExportResponse:
-        """POST `body` as-is, making attempts `attempt`..`max_attempts`; return a 2xx response.
+    def send(self, url: str, body: bytes) -> ExportResponse:
+        """POST `body` as is; return a 2xx export response whose body is unread.
 
-        Raises RefusedError (4xx), TransientError (retries exhausted, deadline passed).
+        Raises Retryable (network failure, timeout, 429/5xx), RefusedError (4xx, a
+        redirect, an answer that is no export), ConfigError (a certificate or a host name
+        that will fail again), DeadlinePassed.
         """
         settings = self._settings
-        retry = ExportRetry(
-            total=max_attempts - attempt,
-            allowed_methods=frozenset({"POST"}),  # the export only reads, so a retry is safe
-            status_forcelist=TRANSIENT_STATUSES,
-            backoff_factor=settings.backoff_factor,
-            backoff_jitter=settings.backoff_factor,
-            backoff_max=BACKOFF_MAX,
-            retry_after_max=math.ceil(settings.retry_after_max),
-            respect_retry_after_header=True,
-            raise_on_status=False,
-        )
-        retry.deadline, retry.notify = self._deadline_at, self._notify
-        self._adapter.max_retries = retry
-        read_timeout = settings.read_timeout
-        if self._deadline_at is not None:
-            read_timeout = max(0.001, min(read_timeout, self._deadline_at - time.monotonic()))
+        self._deadline.check()
         assert settings.api_key_id is not None and settings.api_secret is not None
         try:
             response = self._session.post(
@@ -361,106 +345,46 @@ class ExportClient:
                 data=body,
                 headers=request_headers(),
                 auth=(settings.api_key_id, settings.api_secret),
-                timeout=(settings.connect_timeout, read_timeout),
+                timeout=(
+                    self._deadline.cap(settings.connect_timeout),
+                    self._deadline.cap(settings.read_timeout),
+                ),
                 stream=True,
                 allow_redirects=False,
             )
-        except _DeadlineError:
-            raise self._deadline_error() from None
         except requests.exceptions.RequestException as exc:
-            if _is_certificate_error(exc):
-                raise self._certificate_error(exc, url) from None
-            if _is_unknown_host(exc):
-                raise _unknown_host_error(url) from None
-            self.check_deadline()
-            raise TransientError(
-                f"the export failed after {max_attempts} attempt(s); the last one: "
-                f"{self._scrub(_describe(exc))} ({url})"
-            ) from None
-        history = response.raw.retries.history if response.raw.retries else ()
-        made = attempt + len(history)
-        self._triage(response, made, url)
-        with self._lock:
-            self._current = response
-        return ExportResponse(response, self, made)
+            self._deadline.check()
+            raise self._failure(exc, url) from None
+        try:
+            self._triage(response, url)
+        except BaseException:
+            response.close()
+            raise
+        return ExportResponse(response, settings.read_timeout, self._deadline)
 
-    def _certificate_error(self, exc: BaseException, url: str) -> ConfigError:
-        return ConfigError(
-            f"the server's TLS certificate failed verification ({url}): "
-            f"{self._scrub(_describe(exc))}\nhint: check the base URL; behind a proxy that "
-            "re-signs TLS, point REQUESTS_CA_BUNDLE at its CA certificate"
-        )
-
-    def check_deadline(self) -> None:
-        """Raise TransientError when the overall deadline has passed."""
-        if self._expired.is_set() or (
-            self._deadline_at is not None and time.monotonic() >= self._deadline_at
-        ):
-            raise self._deadline_error()
-
-    def forget(self, response: requests.Response) -> None:
-        with self._lock:
-            if self._current is response:
-                self._current = None
+    def _failure(self, exc: requests.exceptions.RequestException, url: str) -> Exception:
+        if _cause(exc, ssl.SSLCertVerificationError) is not None:
+            return ConfigError(
+                f"the server's TLS certificate failed verification ({url}): "
+                f"{self.scrub(_network_reason(exc))}\nhint: check the base URL; behind a "
+                "proxy that re-signs TLS, point REQUESTS_CA_BUNDLE at its CA certificate"
+            )
+        lookup = _cause(exc, socket.gaierror)
+        if lookup is not None and lookup.errno in _NO_SUCH_HOST:
+            # A host name DNS does not know is a typo far more often than an outage.
+            host = urlsplit(url).hostname or url
+            return ConfigError(
+                f"the host {host!r} was not found by DNS ({url})\n"
+                "hint: check the base URL (--base-url, EXPORTSPEC_BASE_URL or exportspec.toml)"
+            )
+        return Retryable(self.scrub(_network_reason(exc)))
 
     def success_false(self, body: bytes) -> RefusedError:
         """The refusal for an HTTP 200 whose body says `"success": false`."""
-        return refusal(200, "", body, success_false=True, scrub=self._scrub)
+        return refusal(200, "", body, success_false=True, scrub=self.scrub)
 
     def scrub(self, text: str) -> str:
         """`text` with the secret and the Authorization value masked (for server-sent text)."""
-        return self._scrub(text)
-
-    def _triage(self, response: requests.Response, attempts: int, url: str) -> None:
-        status = response.status_code
-        content_type = response.headers.get("Content-Type", "")
-        if 200 <= status < 300 and status != 204 and not _HTML_RE.match(content_type):
-            return
-        # Everything the server sent is masked before it is cut to length (_one_line), so a
-        # secret straddling the cut cannot leave a readable fragment.
-        content_type, reason = self._scrub(content_type), self._scrub(response.reason or "")
-        if 200 <= status < 300:
-            # A captive portal's or proxy's page, or nothing at all: never an export.
-            body = _read_some(response)
-            response.close()
-            page = "; ".join(api_messages(body, self._scrub)) or "(empty)"
-            raise RefusedError(
-                f"the server answered HTTP {status} {_one_line(content_type)}, not an export: "
-                f"{page}\nhint: {NOT_AN_EXPORT_HINT}"
-            )
-        body = _read_some(response)
-        response.close()
-        if status in TRANSIENT_STATUSES or status >= 500:
-            messages = "; ".join(api_messages(body, self._scrub))
-            got = f"HTTP {status} {_one_line(reason)}".rstrip() + (
-                f": {messages}" if messages else ""
-            )
-            raise TransientError(
-                f"the export failed after {attempts} attempt(s); the last one got {got}"
-            )
-        if 300 <= status < 400:
-            location = self._scrub(response.headers.get("Location", "?"))
-            got = f"HTTP {status} {_one_line(reason)}, a redirect to {_one_line(location)}"
-            raise RefusedError(
-                f"the server answered {got}, for {url}\n"
-                "hint: check the base URL (use the final address, not a redirecting one)"
-            )
-        raise refusal(status, reason, body, scrub=self._scrub)
-
-    def _expire(self) -> None:
-        self._expired.set()
-        with self._lock:
-            response = self._current
-        if response is not None:
-            _shutdown(response)
-
-    def _deadline_error(self) -> TransientError:
-        return TransientError(
-            f"the overall deadline of {self._settings.deadline:g} s passed before the "
-            "export finished (--deadline / EXPORTSPEC_DEADLINE)"
-        )
-
-    def _scrub(self, text: str) -> str:
         if self._settings.public_credentials:
             return text
         key, secret = self._settings.api_key_id or "", self._settings.api_secret or ""
@@ -471,6 +395,37 @@ class ExportClient:
             if value:
                 text = text.replace(value, "***")
         return text
+
+    def _triage(self, response: requests.Response, url: str) -> None:
+        status = response.status_code
+        content_type = response.headers.get("Content-Type", "")
+        if 200 <= status < 300 and status != 204 and not _HTML_RE.match(content_type):
+            return
+        # Everything the server sent is masked before it is cut to length (_one_line), so a
+        # secret straddling the cut cannot leave a readable fragment.
+        content_type, reason = self.scrub(content_type), self.scrub(response.reason or "")
+        body = _read_some(response)
+        if 200 <= status < 300:
+            # A captive portal's or proxy's page, or nothing at all: never an export.
+            page = "; ".join(api_messages(body, self.scrub)) or "(empty)"
+            raise RefusedError(
+                f"the server answered HTTP {status} {_one_line(content_type)}, not an export: "
+                f"{page}\nhint: {NOT_AN_EXPORT_HINT}"
+            )
+        if status in TRANSIENT_STATUSES or status >= 500:
+            messages = "; ".join(api_messages(body, self.scrub))
+            got = f"HTTP {status} {_one_line(reason)}".rstrip()
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            reason = f"{got}: {messages}" if messages else got
+            raise Retryable(reason, status=status, retry_after=wait)
+        if 300 <= status < 400:
+            location = self.scrub(response.headers.get("Location", "?"))
+            got = f"HTTP {status} {_one_line(reason)}, a redirect to {_one_line(location)}"
+            raise RefusedError(
+                f"the server answered {got}, for {url}\n"
+                "hint: check the base URL (use the final address, not a redirecting one)"
+            )
+        raise refusal(status, reason, body, scrub=self.scrub)
 
 
 def _read_some(response: requests.Response) -> bytes:
@@ -485,66 +440,3 @@ def _read_some(response: requests.Response) -> bytes:
     except (Urllib3HTTPError, OSError, http.client.HTTPException):
         pass  # show what arrived
     return bytes(data)
-
-
-def _shutdown(response: requests.Response) -> None:
-    """Wake a thread blocked reading this response: close() alone does not interrupt recv()."""
-    connection = getattr(response.raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def _describe(error: BaseException | None) -> str:
-    """A one-line account of a network failure, from the innermost useful cause."""
-    seen: list[BaseException] = []
-    current = error
-    while current is not None and current not in seen:
-        seen.append(current)
-        nested = getattr(current, "reason", None)
-        if not isinstance(nested, BaseException) and current.args:
-            first = current.args[0]
-            nested = first if isinstance(first, BaseException) else None
-        current = nested or current.__cause__ or current.__context__
-    # Timeouts are told apart by the outer urllib3 error; the innermost is a bare TimeoutError.
-    chain = " ".join(f"{type(item).__name__} {item}" for item in seen)
-    if "ConnectTimeout" in chain or "connect timeout=" in chain:
-        return "connecting timed out (--connect-timeout)"
-    if "ReadTimeout" in chain or "read timeout=" in chain:
-        return "the server sent nothing for longer than the read timeout (--timeout)"
-    for item in reversed(seen):
-        text = _describe_one(item)
-        if text:
-            return text
-    if not seen:
-        return "unknown error"
-    # urllib3's outer messages repeat the pool, URL and retry count; the innermost says why.
-    return _one_line(f"{type(seen[-1]).__name__}: {seen[-1]}")
-
-
-def _describe_one(error: BaseException) -> str | None:
-    name = type(error).__name__
-    if isinstance(error, http.client.IncompleteRead):
-        got = len(error.partial) if isinstance(error.partial, bytes) else error.partial
-        if error.expected is not None:
-            return f"the connection closed after {got} bytes, {error.expected} more were expected"
-        return f"the connection closed after {got} bytes, before the body's end"
-    if isinstance(error, TimeoutError):
-        return "timed out"
-    if isinstance(error, ConnectionRefusedError) or "Connection refused" in str(error):
-        return "connection refused"
-    if isinstance(error, ConnectionResetError) or "reset by peer" in str(error):
-        return "the connection was reset by the server"
-    if isinstance(error, socket.gaierror):
-        return f"the host name could not be resolved ({error.strerror or error})"
-    if "NameResolution" in name or "Name or service not known" in str(error):
-        return "the host name could not be resolved"
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    text = str(error)
-    if "Response ended prematurely" in text:
-        return "the response ended before its last chunk (chunked body without terminator)"
-    if "Connection broken" in text or "ended prematurely" in text:
-        return text.split(":", 1)[-1].strip() or text
-    return None

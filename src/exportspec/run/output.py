@@ -1,286 +1,22 @@
-"""Writing exports safely: atomic files, and row counters that see each byte once.
+"""Writing outputs safely: atomic files and the sinks an export streams into.
 
 An output file appears only complete: bytes go to a temporary file beside the target,
 which is fsynced and renamed over it, and the folder is fsynced so the rename survives
 a crash. Anything else removes the temporary file and leaves an older output untouched.
-Big exports are written with direct I/O where the file system allows it, so the final
-fsync has little left to do (see `_DirectBlocks`).
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
-import errno
-import json
-import mmap
 import os
-import re
 import stat
 import tempfile
 from collections.abc import Iterator
-from itertools import islice
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import BinaryIO, Protocol, Self
 
 from exportspec.errors import ConfigError
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX: no direct I/O, plain writes
-    fcntl = None  # type: ignore[assignment]
-
-#: Direct I/O needs block-aligned offsets, lengths and memory: whole blocks of this size
-#: from one page-aligned buffer satisfy every logical block size (512 B to 64 KiB).
-DIRECT_BLOCK = 4 << 20
-_O_DIRECT: int = getattr(os, "O_DIRECT", 0)
-#: Every byte except `"` and `\n`: what the CSV counter deletes before looking at structure.
-_NOT_QUOTE_OR_NEWLINE = bytes(b for b in range(256) if b not in b'"\n')
-_JSON_WS = re.compile(r"[ \t\n\r]*")
-#: A partial JSON value larger than this is not a row but a broken body.
-_JSON_VALUE_MAX = 64 << 20
-#: Text parsed per batch of rows: big enough to amortise Python, small enough for memory.
-_JSON_BATCH = 256 << 10
-#: Where one row ends and the next begins, in compact and in `json.dumps` default spacing.
-_JSON_ROW_SEPARATORS = ("],[", "], [", "},{", "}, {")
-_JSON_AFTER_VALUE = frozenset(",]} \t\n\r")
-
-
-class RowCounter(Protocol):
-    """Counts data rows (no header) of an export as its bytes stream past."""
-
-    rows: int
-
-    def feed(self, chunk: bytes) -> None: ...
-
-    def close(self) -> None: ...
-
-
-class CsvRowCounter:
-    """CSV records minus the header, in constant memory; a newline inside quotes ends nothing.
-
-    A newline ends a record when an even number of `"` precede it (escaped `""` pairs
-    cancel out). Per chunk, all bytes but quotes and newlines are deleted, which leaves one
-    run of quotes per line. When no whole line in the chunk has an odd run, no newline in
-    it changes the quote state: the common case, decided from the set of run lengths (the
-    cut lines at either end set the state before and after). Otherwise adjacent quote
-    pairs are removed (which changes no newline's parity) and the few quotes left, around
-    fields that span lines, are walked. Runs at memchr speed on quote-free data.
-    """
-
-    def __init__(self) -> None:
-        self._record_ends = 0
-        self._in_quotes = False
-        self._last_byte = b"\n"[0]
-        self.rows = 0
-
-    def feed(self, chunk: bytes) -> None:
-        if not chunk:
-            return
-        self._last_byte = chunk[-1]
-        if not self._in_quotes and b'"' not in chunk:
-            self._record_ends += chunk.count(b"\n")
-        else:
-            skeleton = chunk.translate(None, _NOT_QUOTE_OR_NEWLINE)
-            runs = skeleton.split(b"\n")  # the first and last lines are cut by the chunk
-            newlines = len(runs) - 1
-            # A set of lengths is cheaper than removing the quote pairs (0.30 against 0.43
-            # ms per MiB of quote-heavy CSV): lines are many, distinct lengths few.
-            if newlines and not any(n & 1 for n in set(map(len, islice(runs, 1, newlines)))):
-                at_newlines = self._in_quotes != bool(len(runs[0]) & 1)
-                self._record_ends += 0 if at_newlines else newlines
-                self._in_quotes = at_newlines != bool(len(runs[-1]) & 1)
-            else:
-                self._walk(skeleton.replace(b'""', b""))
-        self.rows = max(0, self._records() - 1)
-
-    def _walk(self, skeleton: bytes) -> None:
-        """Count the newlines outside quotes in a skeleton of quotes (unpaired) and newlines."""
-        parts = skeleton.split(b'"')
-        first_outside = 1 if self._in_quotes else 0
-        self._record_ends += sum(part.count(b"\n") for part in parts[first_outside::2])
-        if len(parts) % 2 == 0:  # an odd number of quotes flips the state
-            self._in_quotes = not self._in_quotes
-
-    def close(self) -> None:
-        self.rows = max(0, self._records() - 1)
-
-    def _records(self) -> int:
-        unterminated = 1 if self._last_byte != b"\n"[0] else 0
-        return self._record_ends + unterminated
-
-
-class JsonBodyError(ValueError):
-    """The JSON body is not one complete JSON document."""
-
-
-def _reject_constant(name: str) -> Any:
-    raise JsonBodyError(f"the body is not valid JSON ({name} is not a JSON value)")
-
-
-class JsonRowCounter:
-    """Rows of a `table_json` (`rows`) or `native_json` (`data`) body, parsed incrementally.
-
-    Rows are decoded one at a time and dropped, so memory stays at one chunk plus one row.
-    Other top-level members (success, error, errors, message, header, fields) are kept in
-    `members`. A top-level array counts its items. `close()` raises JsonBodyError when the
-    document is incomplete or invalid.
-    """
-
-    ROW_KEYS = ("rows", "data")
-
-    def __init__(self) -> None:
-        self._decoder = json.JSONDecoder(parse_constant=_reject_constant)
-        self._utf8 = codecs.getincrementaldecoder("utf-8")()
-        self._buffer = ""
-        self._state = "start"
-        self._key = ""
-        self._top_array = False
-        self._batch_from = 0
-        self.rows = 0
-        self.members: dict[str, Any] = {}
-
-    def feed(self, chunk: bytes) -> None:
-        try:
-            self._buffer += self._utf8.decode(chunk)
-        except UnicodeDecodeError as exc:
-            raise JsonBodyError(f"the body is not UTF-8 ({exc.reason})") from None
-        self._run(final=False)
-
-    def close(self) -> None:
-        try:
-            self._buffer += self._utf8.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
-            raise JsonBodyError(f"the body is not UTF-8 ({exc.reason})") from None
-        self._run(final=True)
-        if self._state != "end":
-            raise JsonBodyError("the JSON body ends before the document does")
-
-    def _decode(self, pos: int, final: bool) -> tuple[Any, int] | None:
-        """One JSON value at `pos`, or None when it may continue in the next chunk."""
-        try:
-            value, end = self._decoder.raw_decode(self._buffer, pos)
-        except json.JSONDecodeError as exc:
-            if final or len(self._buffer) - pos > _JSON_VALUE_MAX:
-                raise JsonBodyError(f"the body is not valid JSON ({exc.msg})") from None
-            return None
-        except RecursionError:
-            raise JsonBodyError("the body is not valid JSON (nested too deeply)") from None
-        # In JSON a value is followed by whitespace or , ] } -- anything else (or nothing yet)
-        # means it may go on in the next chunk: "2." + "5" must not count as a row `2`.
-        if not final and (end == len(self._buffer) or self._buffer[end] not in _JSON_AFTER_VALUE):
-            return None
-        return value, end
-
-    def _decode_rows(self, pos: int) -> tuple[int, int] | None:
-        """Many rows at once, cut at a row separator near the end of a window.
-
-        The slice is parsed as `[` + rows-with-trailing-comma + `0]`, which is valid JSON
-        only when the cut falls between rows: inside a row an extra bracket stays open,
-        inside a string the quote does. A few cuts are tried, latest first.
-        """
-        buffer = self._buffer
-        end = min(len(buffer), pos + _JSON_BATCH)
-        for _ in range(3):
-            cut = max(buffer.rfind(sep, pos, end) for sep in _JSON_ROW_SEPARATORS)
-            if cut <= pos:
-                return None
-            try:
-                items = json.loads(
-                    "[" + buffer[pos : cut + 2] + "0]", parse_constant=_reject_constant
-                )
-            except (ValueError, RecursionError):  # the row-by-row path reports it
-                end = cut
-                continue
-            return len(items) - 1, cut + 2
-        return None
-
-    def _run(self, *, final: bool) -> None:
-        buffer = self._buffer
-        pos = 0
-        while True:
-            pos = _JSON_WS.match(buffer, pos).end()  # type: ignore[union-attr]
-            if pos >= len(buffer):
-                break
-            char = buffer[pos]
-            state = self._state
-            if state == "start":
-                if char not in "{[":
-                    raise JsonBodyError("the body is not a JSON object or array")
-                self._top_array = char == "["
-                self._state = "rows_first" if self._top_array else "key"
-                pos += 1
-            elif state == "key":
-                if char == "}":
-                    self._state, pos = "end", pos + 1
-                    continue
-                decoded = self._decode(pos, final)
-                if decoded is None:
-                    break
-                key, pos = decoded
-                if not isinstance(key, str):
-                    raise JsonBodyError("the body is not valid JSON (expected a member name)")
-                self._key, self._state = key, "colon"
-            elif state == "colon":
-                if char != ":":
-                    raise JsonBodyError("the body is not valid JSON (expected ':')")
-                self._state, pos = "value", pos + 1
-            elif state == "value":
-                if self._key in self.ROW_KEYS and char == "[":
-                    self._state, pos = "rows_first", pos + 1
-                    continue
-                decoded = self._decode(pos, final)
-                if decoded is None:
-                    break
-                self.members[self._key], pos = decoded
-                self._state = "after_member"
-            elif state == "rows_first" and char == "]":
-                self._state, pos = self._after_rows(), pos + 1
-            elif state in ("rows_first", "row"):
-                if pos >= self._batch_from:
-                    batch = self._decode_rows(pos)
-                    if batch is not None:
-                        count, pos = batch
-                        self.rows += count
-                        self._state = "row"
-                        continue
-                    # No usable cut here: go row by row for a window, so this stays linear.
-                    self._batch_from = pos + _JSON_BATCH
-                decoded = self._decode(pos, final)
-                if decoded is None:
-                    break
-                pos = decoded[1]
-                self.rows += 1
-                self._state = "row_end"
-            elif state == "row_end":
-                if char == ",":
-                    self._state = "row"
-                elif char == "]":
-                    self._state = self._after_rows()
-                else:
-                    raise JsonBodyError("the body is not valid JSON (expected ',' or ']')")
-                pos += 1
-            elif state == "after_member":
-                if char == ",":
-                    self._state = "key"
-                elif char == "}":
-                    self._state = "end"
-                else:
-                    raise JsonBodyError("the body is not valid JSON (expected ',' or '}')")
-                pos += 1
-            else:  # "end"
-                raise JsonBodyError("the body has data after its JSON document")
-        self._buffer = buffer[pos:]
-        self._batch_from = max(0, self._batch_from - pos)
-
-    def _after_rows(self) -> str:
-        return "end" if self._top_array else "after_member"
-
-
-def row_counter(export_format: str) -> RowCounter:
-    """The counter for a requested export format."""
-    return CsvRowCounter() if export_format == "csv" else JsonRowCounter()
 
 
 def is_special_file(path: Path) -> bool:
@@ -312,11 +48,10 @@ class AtomicFile:
     """A temporary file beside `target` that replaces it on `commit()`, and only then.
 
     A symlinked target keeps its link: the file it points to is replaced. As a context
-    manager, any exception (Ctrl-C included) removes the temporary file. `direct=True`
-    (for big streamed exports) writes whole blocks with direct I/O where possible.
+    manager, any exception (Ctrl-C included) removes the temporary file.
     """
 
-    def __init__(self, target: Path, *, private: bool = True, direct: bool = False) -> None:
+    def __init__(self, target: Path, *, private: bool = True) -> None:
         self.target = target
         self._final = Path(os.path.realpath(target)) if target.is_symlink() else target
         folder = self._final.parent
@@ -327,51 +62,45 @@ class AtomicFile:
         prefix = "." + _cut_utf8(self._final.name, 200) + "."
         fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".part")
         self.temp_path = Path(name)
-        self._fd: int | None = fd
-        self._blocks: _DirectBlocks | None = None
-        self.size = 0
+        self._file: BinaryIO | None = None
         try:
             if not private and hasattr(os, "fchmod"):
                 os.fchmod(fd, 0o666 & ~_umask())
-            if direct:
-                self._blocks = _DirectBlocks.attach(fd)
+            self._file = os.fdopen(fd, "wb")
         except BaseException:
+            os.close(fd)
             self.discard()
             raise
 
     def write(self, data: bytes) -> None:
-        """Write all of `data`."""
-        assert self._fd is not None
-        if self._blocks is not None:
-            self._blocks.write(data)
-        else:
-            _write_all(self._fd, data)
-        self.size += len(data)
+        """Write all of `data` (buffered)."""
+        assert self._file is not None
+        self._file.write(data)
+
+    def truncate(self) -> None:
+        """Drop what was written, to start over (a retried download)."""
+        assert self._file is not None
+        self._file.seek(0)
+        self._file.truncate()
 
     def commit(self) -> None:
         """fsync, rename over the target, fsync the folder: complete and durable, or absent."""
-        assert self._fd is not None
-        if self._blocks is not None:
-            self._blocks.finish()
-        os.fsync(self._fd)
-        self._close()
+        assert self._file is not None
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        file, self._file = self._file, None
+        file.close()
         self.temp_path.replace(self._final)
         fsync_folder(self._final.parent)
 
     def discard(self) -> None:
-        self._close()
+        """Close and remove the temporary file; the target is untouched."""
+        file, self._file = self._file, None
+        if file is not None:
+            with contextlib.suppress(OSError):  # a full disk fails the final flush again
+                file.close()
         with contextlib.suppress(FileNotFoundError):
             self.temp_path.unlink()
-
-    def _close(self) -> None:
-        blocks, self._blocks = self._blocks, None
-        try:
-            if blocks is not None:
-                blocks.release()
-        finally:
-            if self._fd is not None:
-                fd, self._fd = self._fd, None
-                os.close(fd)
 
     def __enter__(self) -> Self:
         return self
@@ -386,90 +115,127 @@ class AtomicFile:
             self.discard()
 
 
-class _DirectBlocks:
-    """Writes a file in whole `DIRECT_BLOCK`s with O_DIRECT, the tail through the page cache.
+class Sink(Protocol):
+    """Where an export's bytes go; `restartable` says whether a retry may start over."""
 
-    Why: buffered writes of a multi-GB export fill the page cache with dirty pages that the
-    final fsync must then push out in one stall, and every page costs a copy (on this VM
-    the page cache took 1.2-2.3 CPU-s per GB against 0.05 s for direct writes; see
-    benchmarks/RESULTS.md, "Download"). Direct writes go from one reused aligned buffer
-    straight to the device, on the writing thread, so the fsync in `commit()` finds little
-    left. Where the file system refuses direct I/O (tmpfs before Linux 6.6, some FUSE and
-    network file systems), the flag cannot be set or the first write fails with EINVAL,
-    and the file falls back to plain writes from the same offset: nothing is lost.
-    """
+    restartable: bool
 
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._buffer: mmap.mmap | None = mmap.mmap(-1, DIRECT_BLOCK)  # page-aligned
-        self._fill = 0
+    def write(self, data: bytes) -> None: ...
 
-    @classmethod
-    def attach(cls, fd: int) -> _DirectBlocks | None:
-        """Switch `fd` to direct I/O; None where the platform or file system cannot."""
-        if fcntl is None or not _O_DIRECT:
-            return None
+    def restart(self) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class FileSink:
+    """An AtomicFile whose OS errors name the output (disk full, permission denied)."""
+
+    restartable = True
+
+    def __init__(self, target: Path) -> None:
+        self._target = target
         try:
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | _O_DIRECT)
-        except OSError:
-            return None
-        return cls(fd)
+            self._file = AtomicFile(target)
+        except OSError as exc:
+            raise output_error(target, exc) from None
 
     def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            if self._buffer is None:  # fell back to plain writes
-                _write_all(self._fd, view)
-                return
-            take = min(len(view), DIRECT_BLOCK - self._fill)
-            self._buffer[self._fill : self._fill + take] = view[:take]
-            self._fill += take
-            view = view[take:]
-            if self._fill == DIRECT_BLOCK:
-                self._write_block()
-
-    def finish(self) -> None:
-        """Write the staged tail (shorter than a block, so not aligned) through the cache."""
-        if self._buffer is not None:
-            self._plain(memoryview(self._buffer)[: self._fill])
-
-    def release(self) -> None:
-        if self._buffer is not None:
-            buffer, self._buffer = self._buffer, None
-            # A write still in flight (a hung device, interrupted twice) holds the buffer:
-            # then it is unmapped when the last reference goes, not here.
-            with contextlib.suppress(BufferError):
-                buffer.close()
-
-    def _write_block(self) -> None:
-        assert self._buffer is not None
         try:
-            written = os.write(self._fd, self._buffer)
+            self._file.write(data)
         except OSError as exc:
-            if exc.errno != errno.EINVAL:
-                raise
-            written = 0  # refused before anything was written: the offset is unchanged
-        if written == DIRECT_BLOCK:
-            self._fill = 0
-        else:  # refused, or short (a full disk): the rest is no longer aligned
-            self._plain(memoryview(self._buffer)[written : self._fill])
+            raise output_error(self._target, exc) from None
 
-    def _plain(self, rest: memoryview) -> None:
-        """Leave direct I/O for good and write `rest` (from the staging buffer) plainly."""
-        assert fcntl is not None
-        # Copied out first: an error below must not find the buffer still lent to a view.
-        data = rest.tobytes()
-        rest.release()
-        self.release()
-        fcntl.fcntl(self._fd, fcntl.F_SETFL, fcntl.fcntl(self._fd, fcntl.F_GETFL) & ~_O_DIRECT)
-        _write_all(self._fd, data)
+    def restart(self) -> None:
+        try:
+            self._file.truncate()
+        except OSError as exc:
+            raise output_error(self._target, exc) from None
+
+    def commit(self) -> None:
+        try:
+            self._file.commit()
+        except OSError as exc:
+            self._file.discard()
+            raise output_error(self._target, exc) from None
+
+    def discard(self) -> None:
+        self._file.discard()
 
 
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    """os.write until all of `data` is written (it may write less than asked)."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+class StreamSink:
+    """stdout: nothing can be taken back, so a restart is possible only before the first byte.
+
+    A reader that leaves raises BrokenPipeError (exit 141); any other OS error is a
+    ConfigError naming the stream.
+    """
+
+    def __init__(self, stream: BinaryIO, name: str = "stdout") -> None:
+        self._stream = stream
+        self._name = name
+        self.restartable = True
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        self.restartable = False
+        view = memoryview(data)
+        with self._errors():
+            # A pipe whose reader left can take part of a write without raising: loop, so
+            # the next write raises instead of the rest being dropped silently.
+            while view:
+                view = view[self._stream.write(view) :]
+
+    def restart(self) -> None:
+        assert self.restartable, "nothing written yet"
+
+    def commit(self) -> None:
+        with self._errors():
+            self._stream.flush()
+
+    def discard(self) -> None:
+        pass
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise ConfigError(f"cannot write to {self._name}: {exc.strerror or exc}") from None
+
+
+class SpecialFileSink(StreamSink):
+    """A device or FIFO given as -o (/dev/null, /dev/stdout, a named pipe): written through,
+    opened once (reopening a FIFO would show its reader an end)."""
+
+    def __init__(self, target: Path) -> None:
+        try:
+            stream = target.open("wb")
+        except OSError as exc:
+            raise output_error(target, exc) from None
+        super().__init__(stream, str(target))
+
+    def commit(self) -> None:
+        with self._errors():
+            self._stream.close()
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stream.close()
+
+
+def open_sink(target: Path | None, stdout: BinaryIO | None) -> Sink:
+    """The sink for an output: stdout (None), a special file written through, or a file."""
+    if target is None:
+        if stdout is None:
+            raise ConfigError("stdout is closed; redirect it to a file or use -o FILE")
+        return StreamSink(stdout)
+    if is_special_file(target):
+        return SpecialFileSink(target)
+    return FileSink(target)
 
 
 def _cut_utf8(name: str, limit: int) -> str:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from exportspec import __version__
 from exportspec.errors import ConfigError, SpecInvalidError
-from exportspec.jsontext import StrictJsonError, loads_strict
 from exportspec.run.models import ExportRequest, RunResult, StoredRun, iso
 from exportspec.run.output import write_file
-from exportspec.spec.models import Diagnostic
+from exportspec.spec.models import Diagnostic, LoadedDocument, Position
 
 RECORD_VERSION = 1
 RECORD_SUFFIX = ".run.json"
@@ -77,74 +78,91 @@ def write_run_record(result: RunResult) -> Path:
 
 
 def load_run_record(path: Path) -> StoredRun:
-    """Read a run record for `rerun`; the stored body must still match its sha256.
+    """Read a run record for `rerun`: checked against schemas/run-record.schema.json, and the
+    stored body must still match its sha256.
 
-    A record that is unreadable or altered is an invalid input (exit 1), reported
-    against the record file.
+    A record that is unreadable, malformed or altered is an invalid input (exit 1), reported
+    against the record file at the line and field concerned.
     """
-    from exportspec.spec.compile import canonical_json
+    from exportspec.schemas import RUN_RECORD_SCHEMA, load_json_bytes, schema_problems
+    from exportspec.spec.load import LoadError
 
-    def invalid(message: str) -> SpecInvalidError:
-        return SpecInvalidError([Diagnostic(str(path), message, rule="run-record")])
+    def invalid(message: str, position: Position | None = None) -> SpecInvalidError:
+        return SpecInvalidError([Diagnostic(str(path), message, position, rule="run-record")])
 
     try:
         raw = path.read_bytes()
-        data = loads_strict(raw)
     except OSError as exc:
         raise invalid(f"cannot read the run record: {exc.strerror}") from None
-    except StrictJsonError as exc:
-        raise invalid(f"not a run record: invalid JSON ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("request"), dict):
-        raise invalid("not a run record: no `request` object")
-    version = data.get("record_version")
-    if type(version) is not int or version != RECORD_VERSION:  # `true == 1` in Python
-        raise invalid(f"unsupported record_version {version!r}")
-    stored = data["request"]
-    if not isinstance(stored.get("body"), dict) or not isinstance(stored.get("body_sha256"), str):
-        raise invalid("the run record has no request body object or body_sha256")
-    body = canonical_json(stored["body"])
-    sha256 = hashlib.sha256(body).hexdigest()
-    if sha256 != stored["body_sha256"]:
-        raise invalid(
-            f"the stored body's sha256 is {sha256}, the record says "
-            f"{stored['body_sha256']}: the record was edited or damaged"
+    try:
+        document = load_json_bytes(raw, path)
+    except LoadError as exc:
+        diagnostic = exc.diagnostic
+        message = f"not a run record: {diagnostic.message}"
+        raise SpecInvalidError([replace(diagnostic, message=message)]) from None
+    if not {"record_version", "request"} & set(document.data):
+        message = "not a run record: it has neither `record_version` nor `request`"
+        raise invalid(message, Position(1, 1))
+    problems = [_in_record_terms(d) for d in schema_problems(RUN_RECORD_SCHEMA, document)]
+    if problems:
+        raise SpecInvalidError(problems)
+    if (altered := _altered_body(document)) is not None:
+        raise SpecInvalidError([altered])
+    return _stored_run(path, raw, document.data)
+
+
+def _in_record_terms(diagnostic: Diagnostic) -> Diagnostic:
+    if diagnostic.json_path == ("record_version",) and diagnostic.rule == "schema-const":
+        message = (
+            f"{diagnostic.message}: this exportspec reads run record format {RECORD_VERSION} only"
         )
+        return replace(diagnostic, message=message)
+    return diagnostic
 
-    def section(key: str) -> dict[str, Any]:
-        value = data.get(key)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise invalid(f"`{key}` must be an object in a run record")
-        return value
 
-    def text(where: dict[str, Any], key: str, label: str) -> str | None:
-        value = where.get(key)
-        if value is not None and not isinstance(value, str):
-            raise invalid(f"`{label}` must be a string in a run record")
-        return value
+def _altered_body(document: LoadedDocument) -> Diagnostic | None:
+    """What the schema cannot say: the stored body is the one its sha256 names."""
+    from exportspec.spec.compile import canonical_json
 
-    spec, output, variables = section("spec"), section("output"), section("variables")
-    body_format = stored["body"].get("format")
+    stored = document.data["request"]
+    sha256 = hashlib.sha256(canonical_json(stored["body"])).hexdigest()
+    if sha256 == stored["body_sha256"]:
+        return None
+    where = ("request", "body_sha256")
+    return Diagnostic(
+        str(document.path),
+        f"the stored body's sha256 is {sha256}, the record says {stored['body_sha256']}: "
+        "the record was edited or damaged",
+        document.source_map.value_position(where),
+        where,
+        rule="run-record",
+    )
+
+
+def _stored_run(path: Path, raw: bytes, data: Mapping[str, Any]) -> StoredRun:
+    """The checked record's values, for a replay that is itself recorded."""
+    from exportspec.spec.compile import canonical_json
+
+    stored, spec, output = data["request"], data["spec"], data["output"]
     request = ExportRequest(
-        body=body,
-        body_sha256=sha256,
-        export_format=str(body_format or "csv"),
-        name=text(spec, "name", "spec.name") or path.name.removesuffix(RECORD_SUFFIX),
-        spec_path=text(spec, "path", "spec.path"),
-        spec_sha256=text(spec, "sha256", "spec.sha256"),
-        variables=variables,
-        now=text(data, "now", "now"),
+        body=canonical_json(stored["body"]),
+        body_sha256=stored["body_sha256"],
+        export_format=str(stored["body"].get("format") or "csv"),  # the body decides
+        name=spec["name"],
+        spec_path=spec["path"],
+        spec_sha256=spec["sha256"],
+        variables=data["variables"],
+        now=data["now"],
         rerun_of={
             "record": path.as_posix(),
             "record_sha256": hashlib.sha256(raw).hexdigest(),
-            "started_at": text(data, "started_at", "started_at"),
-            "output_sha256": text(output, "sha256", "output.sha256"),
+            "started_at": data["started_at"],
+            "output_sha256": output["sha256"],
         },
     )
     return StoredRun(
         request=request,
-        base_url=text(stored, "base_url", "request.base_url"),
-        project_token=text(stored, "project_token", "request.project_token"),
-        output_path=text(output, "path", "output.path"),
+        base_url=stored["base_url"],
+        project_token=stored["project_token"],
+        output_path=output["path"],
     )

@@ -1,0 +1,90 @@
+"""The download loop: each chunk of the body is counted, hashed and written, in one pass."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from exportspec.errors import RefusedError
+from exportspec.jsontext import StrictJsonError, loads_strict
+from exportspec.run.client import NOT_AN_EXPORT_HINT, Retryable
+from exportspec.run.counters import JsonBodyError, JsonRowCounter, row_counter
+from exportspec.run.output import Sink
+
+#: Bytes held back before writing, to recognise `{"success": false, ...}` sent as an export.
+HEAD_BYTES = 64 * 1024
+_SUCCESS_FALSE = re.compile(rb'\A\s*\{\s*"success"\s*:\s*false\b')
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """What one complete body held."""
+
+    size: int
+    sha256: str
+    rows: int
+
+
+def download(
+    chunks: Iterable[bytes],
+    sink: Sink,
+    export_format: str,
+    *,
+    status: int,
+    refuse: Callable[[bytes], RefusedError],
+    progress: Callable[[int, int], None] = lambda size, rows: None,
+) -> Transfer:
+    """Stream `chunks` into `sink`, counting rows and hashing; the sink is not committed.
+
+    `refuse(body)` builds the refusal for a body that says `"success": false`. A body
+    that is not valid for its format raises Retryable, as a broken transfer does.
+    """
+    counter = row_counter(export_format)
+    digest = hashlib.sha256()
+    size = 0
+    head: bytearray | None = bytearray()  # until it cannot be a `success: false` answer
+    try:
+        for chunk in chunks:
+            size += len(chunk)
+            counter.feed(chunk)
+            digest.update(chunk)
+            if head is None:
+                sink.write(chunk)
+            else:
+                head += chunk
+                if len(head) >= HEAD_BYTES:
+                    if _SUCCESS_FALSE.match(head):
+                        raise refuse(bytes(head))
+                    sink.write(bytes(head))
+                    head = None
+            progress(size, counter.rows)
+        if head is not None:
+            _check_small_body(bytes(head), status, refuse)
+            sink.write(bytes(head))
+        counter.close()
+    except JsonBodyError as exc:
+        raise Retryable(f"{exc}, after {size} bytes", mid_body=True) from None
+    if isinstance(counter, JsonRowCounter) and counter.members.get("success") is False:
+        raise refuse(json.dumps(counter.members, default=str).encode())
+    return Transfer(size, digest.hexdigest(), counter.rows)
+
+
+def _check_small_body(body: bytes, status: int, refuse: Callable[[bytes], RefusedError]) -> None:
+    """A whole body under HEAD_BYTES: refused if empty (even an empty export has a header)
+    or a JSON object saying success: false."""
+    if not body.strip():
+        raise RefusedError(
+            f"the server answered HTTP {status} with an empty body, not an export\n"
+            f"hint: {NOT_AN_EXPORT_HINT}"
+        )
+    if not body.lstrip().startswith(b"{"):
+        return
+    try:
+        data = loads_strict(body)
+    except StrictJsonError:
+        return
+    if isinstance(data, dict) and data.get("success") is False:
+        raise refuse(body)
