@@ -25,8 +25,7 @@ class ProjectFileError(ConfigError):
     """`exportspec.toml` is unreadable or invalid; holds located diagnostics."""
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        self.diagnostics = tuple(diagnostics)
-        super().__init__(f"{self.diagnostics[0].file} is invalid")
+        super().__init__(f"{diagnostics[0].file} is invalid", diagnostics)
 
 
 @dataclass(frozen=True, slots=True)
