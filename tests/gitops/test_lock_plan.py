@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from exportspec.errors import SpecInvalidError
+from exportspec.gitops.lock import build_lock
+from exportspec.gitops.models import Change, JsonValue, Lock
+from exportspec.gitops.plan import compute_plan, diff_values
+from exportspec.gitops.project import Project
+from exportspec.gitops.scope import split_lock
+from exportspec.gitops.stale import stale_lock_results
+from exportspec.spec.models import SpecResult
 from tests.conftest import RunCli
+from tests.gitops.test_lock_schema import compiled_result
 
 
 def _lock(run_cli: RunCli, *args: str) -> None:
@@ -389,3 +399,149 @@ def test_a_folder_search_skips_hidden_folders_and_the_project_file(
     _lock(run_cli, ".")
     code, plan = _plan(run_cli, ".")
     assert code == 0 and len(plan["specs"]) == 3
+
+
+# --------------------------------------------------------------------------- the modules alone
+
+
+def _locked(folder: Path, *results: SpecResult) -> Lock:
+    """The lock `exportspec lock` would write for these results, in `folder`."""
+    lock, _ = build_lock(
+        results, Project(root=folder), environment=None, now="2026-05-01T08:00:00Z"
+    )
+    return lock
+
+
+def test_diff_values_reports_leaves_in_path_order() -> None:
+    old: JsonValue = {"b": {"x": 1, "gone": True}, "a": [1, 2], "n": 1, "s": [1]}
+    new: JsonValue = {"b": {"x": 2, "new": None}, "a": [1, 3], "n": 1.0, "s": [1, 2]}
+    assert [(c.path_text, c.kind, c.old, c.new) for c in diff_values(old, new)] == [
+        ("$.a[1]", "changed", 2, 3),
+        ("$.b.gone", "removed", True, None),
+        ("$.b.new", "added", None, None),
+        ("$.b.x", "changed", 1, 2),
+        ("$.n", "changed", 1, 1.0),  # 1 and 1.0 are other JSON texts, other bytes
+        ("$.s", "changed", [1], [1, 2]),  # a list that changed length is one change
+    ]
+    assert diff_values({"a": [1, {"b": True}]}, {"a": [1, {"b": True}]}) == []
+    assert diff_values(1, True) == [Change((), 1, True, "changed")]
+
+
+def test_compute_plan_names_every_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    csv, table = {"format": "csv"}, {"format": "table_json"}
+    lock = _locked(
+        tmp_path,
+        compiled_result(tmp_path, "same", csv),
+        compiled_result(tmp_path, "edited", csv),
+        compiled_result(tmp_path, "old-name", csv, file="kept-file"),
+        compiled_result(tmp_path, "walker", table, segment=1),
+        compiled_result(tmp_path, "gone", {"format": "native_json"}),
+    )
+    (tmp_path / "specs" / "gone.yaml").unlink()
+    (tmp_path / "specs" / "walker.yaml").unlink()
+    today = [
+        compiled_result(tmp_path, "same", csv),
+        compiled_result(tmp_path, "edited", table),
+        compiled_result(tmp_path, "new-name", csv, file="kept-file"),
+        compiled_result(tmp_path, "walker", table, file="elsewhere", segment=2),
+        compiled_result(tmp_path, "fresh", {"format": "csv", "timezone": "UTC"}),
+    ]
+    plan = compute_plan(today, lock)
+    assert [(e.name, e.status, e.path, e.old_path) for e in plan.entries] == [
+        ("edited", "changed", "specs/edited.yaml", "specs/edited.yaml"),
+        ("fresh", "added", "specs/fresh.yaml", None),
+        ("new-name", "renamed", "specs/kept-file.yaml", "specs/kept-file.yaml"),
+        ("same", "unchanged", "specs/same.yaml", "specs/same.yaml"),
+        ("walker", "moved", "specs/elsewhere.yaml", "specs/walker.yaml"),
+        ("gone", "removed", "specs/gone.yaml", "specs/gone.yaml"),
+    ]
+    by_name = {e.name: e for e in plan.entries}
+    assert by_name["new-name"].old_name == "old-name"
+    assert [c.path_text for c in by_name["edited"].body_changes] == ["$.format"]
+    assert [c.path_text for c in by_name["walker"].variable_changes] == ["$.segment"]
+    assert plan.differs and plan.lock_path == "exportspec.lock"
+    assert (plan.count("moved"), plan.count("unchanged")) == (1, 1)
+    assert not by_name["walker"].differs  # moved: nothing new would be sent
+
+
+def test_a_renamed_and_moved_spec_is_found_by_its_body(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    lock = _locked(tmp_path, compiled_result(tmp_path, "before", {"format": "table_json"}))
+    today = [compiled_result(tmp_path, "after", {"format": "table_json"})]
+    (entry,) = compute_plan(today, lock).entries
+    assert (entry.status, entry.old_name, entry.old_path) == (
+        "renamed",
+        "before",
+        "specs/before.yaml",
+    )
+
+
+def test_split_lock_keeps_what_lies_outside_the_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    csv = {"format": "csv"}
+    results = {
+        name: compiled_result(tmp_path, name, csv, file=file)
+        for name, file in [
+            ("a", "in/a"),
+            ("b", "out/b"),
+            ("removed", "in/removed"),
+            ("left", "in/left"),
+            ("arrived", "out/arrived"),
+        ]
+    }
+    lock = _locked(tmp_path, *results.values())
+    specs = tmp_path / "specs"
+    (specs / "in" / "removed.yaml").unlink()
+    (specs / "in" / "left.yaml").rename(specs / "out" / "left.yaml")  # moved out of the root
+    (specs / "out" / "arrived.yaml").rename(specs / "in" / "arrived.yaml")  # moved in
+    today = [
+        results["a"],
+        compiled_result(tmp_path, "arrived", csv, file="in/arrived"),
+    ]
+
+    def project_files() -> list[Path]:
+        return sorted(specs.rglob("*.yaml"))
+
+    inside, outside = split_lock(lock, [Path("specs/in")], today, project_files)
+    assert sorted(inside.entries) == ["a", "arrived", "removed"]
+    assert sorted(outside) == ["b", "left"]
+    assert inside.path == lock.path and inside.now_text == lock.now_text
+    assert split_lock(lock, [], today, project_files) == (lock, {})
+
+
+def test_split_lock_refuses_a_name_a_locked_spec_elsewhere_still_has(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    lock = _locked(tmp_path, compiled_result(tmp_path, "twin", {"format": "csv"}, file="out/twin"))
+    copy = compiled_result(tmp_path, "twin", {"format": "csv"}, file="in/twin")
+    with pytest.raises(SpecInvalidError) as caught:
+        split_lock(lock, [Path("specs/in")], [copy], lambda: sorted(tmp_path.rglob("*.yaml")))
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.rule == "duplicate-name"
+    assert "'twin' is also the name of specs/out/twin.yaml" in diagnostic.message
+
+
+def test_stale_lock_results_add_a_located_error_per_stale_spec(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    project = Project(root=tmp_path)
+    lock = _locked(tmp_path, compiled_result(tmp_path, "one", {"format": "csv"}))
+    today = [compiled_result(tmp_path, "one", {"format": "table_json"})]
+    (result,) = stale_lock_results(today, lock, project)
+    assert not result.ok
+    (diagnostic,) = result.diagnostics
+    assert diagnostic.message == (
+        'compiled body differs from exportspec.lock ($.format: "csv" -> "table_json"); '
+        "run `exportspec lock` to update it"
+    )
+    assert (diagnostic.rule, diagnostic.json_path) == ("lock-stale", ("name",))
+    missing = stale_lock_results(today, replace(lock, exists=False), project)
+    assert [r.kind for r in missing] == ["spec", "lock"]
+    assert missing[-1].diagnostics[0].rule == "lock-missing"

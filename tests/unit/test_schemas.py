@@ -13,10 +13,16 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from exportspec.schemas import BODY_SCHEMA, SPEC_SCHEMA, body_validator, load_schema
+from exportspec.schemas import BODY_SCHEMA, SCHEMA_NAMES, body_validator, load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_FILES = [BODY_SCHEMA, SPEC_SCHEMA]
+#: Every schema in schemas/ is bundled, except the generated editor variant (`schema --editor`).
+SCHEMA_FILES = list(SCHEMA_NAMES)
+
+
+def test_every_schema_file_is_bundled() -> None:
+    files = {p.name for p in (ROOT / "schemas").glob("*.json")}
+    assert files - set(SCHEMA_FILES) == {"spec.editor.schema.json"}
 
 
 @pytest.mark.parametrize("name", SCHEMA_FILES)

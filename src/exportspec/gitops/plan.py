@@ -1,0 +1,87 @@
+"""Plans: how today's compiled bodies differ from the lock, spec by spec and leaf by leaf."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from exportspec.gitops.lock import relative_path
+from exportspec.gitops.models import Change, JsonValue, Lock, LockEntry, Plan, PlanEntry, Status
+from exportspec.spec.models import JsonPath, SpecResult
+
+
+def diff_values(old: JsonValue, new: JsonValue, path: JsonPath = ()) -> list[Change]:
+    """Leaf-level differences between two JSON values, in path order."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changes: list[Change] = []
+        for key in sorted(set(old) | set(new)):
+            if key not in new:
+                changes.append(Change((*path, key), old[key], None, "removed"))
+            elif key not in old:
+                changes.append(Change((*path, key), None, new[key], "added"))
+            else:
+                changes += diff_values(old[key], new[key], (*path, key))
+        return changes
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            c
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            for c in diff_values(a, b, (*path, i))
+        ]
+    if old == new and type(old) is type(new):
+        return []
+    return [Change(path, old, new, "changed")]
+
+
+def compute_plan(results: Sequence[SpecResult], lock: Lock) -> Plan:
+    """Compare today's compiled bodies with the lock: added, removed, renamed, changed."""
+    current = {r.compiled.name: r for r in results if r.compiled is not None}
+    base = lock.path.parent
+    entries: list[PlanEntry] = []
+    gone = {name: e for name, e in lock.entries.items() if name not in current}
+    for name in sorted(current):
+        compiled = current[name].compiled
+        assert compiled is not None
+        path = relative_path(compiled.spec_path, base)
+        body: JsonValue = json.loads(compiled.body)
+        old = lock.entries.get(name)
+        old_name = None
+        if old is None:
+            old = _rename_source(gone, path, compiled.sha256)
+            if old is not None:
+                old_name = old.name
+                del gone[old.name]
+        if old is None:
+            entries.append(PlanEntry("added", name, path))
+            continue
+        body_changes = tuple(diff_values(dict(old.body), body))
+        variable_changes = tuple(diff_values(dict(old.variables), dict(compiled.variables)))
+        if old_name is not None:
+            status: Status = "renamed"
+        elif body_changes or old.body_sha256 != compiled.sha256:
+            status = "changed"
+        elif old.path != path:
+            # The same body from another file: the lock needs the new path, but nothing new
+            # would be sent (the workflow runs only specs whose body differs).
+            status = "moved"
+        else:
+            status = "unchanged"
+        entries.append(
+            PlanEntry(status, name, path, old_name, old.path, body_changes, variable_changes)
+        )
+    entries += [
+        PlanEntry("removed", name, e.path, None, e.path) for name, e in sorted(gone.items())
+    ]
+    # Every plan path is relative to the lock's folder, the lock's own included.
+    return Plan(tuple(entries), lock.path.name)
+
+
+def _rename_source(gone: Mapping[str, LockEntry], path: str, sha: str) -> LockEntry | None:
+    """A locked spec that vanished under its old name: same file, or else the same body."""
+    for entry in gone.values():
+        if entry.path == path:
+            return entry
+    for entry in gone.values():
+        if entry.body_sha256 == sha:
+            return entry
+    return None

@@ -1,0 +1,72 @@
+"""`validate --locked`: a located error for each spec whose compiled body the lock does not hold."""
+
+from __future__ import annotations
+
+import json
+
+from exportspec.gitops.models import JsonValue, Lock, PlanEntry
+from exportspec.gitops.plan import compute_plan
+from exportspec.gitops.project import Project
+from exportspec.spec.models import Diagnostic, Position, SpecResult
+
+
+def stale_lock_results(results: list[SpecResult], lock: Lock, project: Project) -> list[SpecResult]:
+    """Add a located error to each spec whose body differs from the lock, and one on the lock
+    for locked specs that are gone (or for the lock itself, when there is none)."""
+    shown = str(lock.path)
+    if not lock.exists:
+        missing = Diagnostic(
+            shown, "lock file not found: run `exportspec lock` and commit it", rule="lock-missing"
+        )
+        return [*results, SpecResult(lock.path, None, (missing,), kind="lock")]
+    plan = compute_plan(results, lock)
+    by_name = {e.name: e for e in plan.entries}
+    updated: list[SpecResult] = []
+    for result in results:
+        entry = by_name.get(result.compiled.name) if result.compiled else None
+        if entry is None or entry.status == "unchanged":
+            updated.append(result)
+            continue
+        position = result.document.source_map.value_position(("name",)) if result.document else None
+        stale = Diagnostic(
+            str(result.path),
+            _stale_message(entry, lock.path.name),
+            position or Position(1, 1),
+            ("name",),
+            rule="lock-stale",
+        )
+        updated.append(SpecResult(result.path, None, (*result.diagnostics, stale), result.document))
+    removed = [e for e in plan.entries if e.status == "removed"]
+    if removed:
+        names = ", ".join(repr(e.name) for e in removed)
+        note = Diagnostic(
+            shown,
+            f"locked spec(s) {names} no longer exist; run `exportspec lock` to update the lock",
+            rule="lock-stale",
+        )
+        updated.append(SpecResult(lock.path, None, (note,), kind="lock"))
+    return updated
+
+
+def _stale_message(entry: PlanEntry, lock_name: str) -> str:
+    """What differs from the lock, with the first body changes, and the fix."""
+    detail = "; ".join(
+        f"{c.path_text}: {_short(c.old)} -> {_short(c.new)}" for c in entry.body_changes[:3]
+    )
+    moved = f"spec moved from {entry.old_path} since {lock_name}"
+    what = {
+        "added": f"spec is not in {lock_name}",
+        "renamed": f"spec was renamed from {entry.old_name!r} since {lock_name}",
+        "changed": f"compiled body differs from {lock_name}",
+        "moved": moved,
+    }[entry.status]
+    if entry.status == "changed" and entry.old_path != entry.path:
+        what = f"{moved} and its compiled body differs" if entry.body_changes else moved
+    return f"{what}{f' ({detail})' if detail else ''}; run `exportspec lock` to update it"
+
+
+def _short(value: JsonValue) -> str:
+    if value is None:
+        return "(absent)"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "..."
