@@ -91,7 +91,7 @@ def test_a_file_sink_restarts_and_names_its_output_on_errors(tmp_path: Path) -> 
     assert (tmp_path / "out.csv").read_bytes() == b"whole\n"
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a folder")
-    with pytest.raises(ConfigError, match="cannot write .*blocker/out.csv"):
+    with pytest.raises(ConfigError, match=r"cannot write .*blocker/out\.csv"):
         FileSink(blocker / "out.csv")
 
 
