@@ -1,7 +1,9 @@
-"""Pipeline: many files in one run, duplicate names across files, folders, compile."""
+"""Pipeline: many files in one run, duplicate names across files, folders, compile, and
+Python's limits (memory, recursion, integer digits) met while checking as located errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -9,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from exportspec.errors import SpecInvalidError, UsageError
-from exportspec.spec.models import Position
-from exportspec.spec.pipeline import check_specs, compile_spec
+from exportspec.spec import pipeline
+from exportspec.spec.load import load_bytes
+from exportspec.spec.models import Diagnostic, LoadedDocument, Position
+from exportspec.spec.pipeline import check_document, check_specs, compile_spec
 from exportspec.spec.variables import RenderInputs, parse_var_assignments
 
 NOW = dt.datetime(2026, 1, 15, 10, 30, tzinfo=dt.UTC)
@@ -155,3 +159,61 @@ def test_warnings_do_not_make_a_spec_invalid(tmp_path: Path) -> None:
     [result] = check_specs([path], INPUTS)
     assert result.ok
     assert [d.severity for d in result.diagnostics] == ["warning"]
+
+
+# --------------------------------------------------------------------------- Python's limits
+
+
+def _with_export(text: str, **export: object) -> LoadedDocument:
+    """A spec loaded from `text`, then given export values no loader makes (an integer of
+    5,000 digits), as a template could."""
+    document = load_bytes(text.encode(), path=Path("spec.yaml"))
+    data = {**document.data, "export": {**document.data["export"], **export}}
+    return dataclasses.replace(document, data=data)
+
+
+LIMITS_SPEC = (
+    "version: 1\nname: a\nexport:\n  format: csv\n  execution_time: 1\n"
+    "  filter: {type: segment, segmentation_id: x, segment_index: 0}\n"
+)
+
+
+def test_an_integer_too_long_for_json_text_is_a_located_error() -> None:
+    # valid (no maximum), so only canonical JSON meets the 4,300-digit limit
+    result = check_document(_with_export(LIMITS_SPEC, execution_time=10**5000), INPUTS)
+    [diagnostic] = result.diagnostics
+    assert not result.ok
+    assert diagnostic.json_path == ("export",)
+    assert diagnostic.position == Position(4, 3)
+    assert "could not be checked: ValueError: Exceeds the limit (4300 digits)" in (
+        diagnostic.message
+    )
+
+
+def test_a_failure_while_building_a_validation_message_is_a_located_error() -> None:
+    segment = {"type": "segment", "segmentation_id": "x", "segment_index": 10**5000}
+    document = _with_export(LIMITS_SPEC, filter=segment)  # its maximum's message quotes it
+    [diagnostic] = check_document(document, INPUTS).diagnostics
+    assert diagnostic.rule == "too-large"
+    assert "Exceeds the limit (4300 digits)" in diagnostic.message
+
+
+def test_a_memory_error_while_validating_blames_the_largest_template(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def out_of_memory(*args: object, **kwargs: object) -> list[Diagnostic]:
+        raise MemoryError
+
+    monkeypatch.setattr(pipeline, "validate_document", out_of_memory)
+    text = (
+        "version: 1\nname: a\nexport:\n  format: \"{{ 'csv' }}\"\n"
+        "  timezone: \"{{ 'x' * 1000 }}\"\noutput:\n  path: '{{ name }}.csv'\n"
+    )
+    result = check_document(load_bytes(text.encode(), path=Path("spec.yaml")), INPUTS)
+    [diagnostic] = result.diagnostics
+    assert not result.ok
+    assert diagnostic.json_path == ("export", "timezone")
+    assert diagnostic.position == Position(5, 13)
+    assert diagnostic.message == (
+        "this value could not be checked: MemoryError: out of memory (the value is too large)"
+    )

@@ -1,15 +1,18 @@
-"""Renderer: date helpers, native values of lone expressions, the sandbox, compile-once."""
+"""Renderer: date helpers, native values of lone expressions, the sandbox, statements
+refused at their position, failures as TemplateFailure, compile-once."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from exportspec.spec import render as renderer
-from exportspec.spec.load import load_bytes
+from exportspec.spec.load import load_bytes, load_document
+from exportspec.spec.models import Position
 from exportspec.spec.render import (
     TemplateFailure,
     days_after,
@@ -118,8 +121,9 @@ def test_helpers_are_filters_and_functions_in_templates() -> None:
         ("{{ segment }} ", {"segment": 3}, "3 "),
         ("{{ segment }}{{ segment }}", {"segment": 3}, "33"),
         ("x{{ segment }}", {"segment": 3}, "x3"),
-        ("{% if segment %}{{ segment }}{% endif %}", {"segment": 3}, "3"),
         ("{# comment #}{{ segment }}", {"segment": 3}, "3"),
+        ("{{ segment if segment > 2 else -1 }}", {"segment": 3}, 3),
+        ("{{ 'a' if segment > 2 else 'b' }}-x", {"segment": 1}, "b-x"),
         ("{{ 'ab' * 3 }}", {}, "ababab"),
         ("{{ [0] * 2 }}", {}, [0, 0]),
         ("{{ 2 ** 10 }}", {}, 1024),
@@ -167,22 +171,6 @@ def test_syntax_error_is_a_failure() -> None:
         "{{ (1).__class__.__mro__ }}",
         "{{ [].append(1) }}",
         "{{ ''|attr('__class__') }}",
-        "{{ 'x' * 10**9 }}",
-        "{{ 10**9 * ['x'] }}",
-        "{{ 9 ** 999999 }}",
-        "{{ '%999999999d' % 1 }}",
-        "{{ 'x'.ljust(10**9) }}",
-        "{{ 'x'.zfill(10**9) }}",
-        "{{ 'a\tb'.expandtabs(10**9) }}",
-        "{{ 'x' | center(10**9) }}",
-        "{{ 'a\nb' | indent(10**9) }}",
-        "{{ ('x' * 99999) | replace('x', 'x' * 99999) }}",
-        "{{ ('x' * 99999).replace('x', 'xx') }}",
-        "{{ '{:>999999999}'.format(1) }}",
-        "{{ '%999999999d' | format(1) }}",
-        "{{ '{:>999999999}'.format_map({}) }}",
-        "{{ lipsum(10**6) }}",
-        "{{ lipsum(n=5, max=10**6) }}",
     ],
 )
 def test_sandbox_escape_attempts_become_template_failures(source: str) -> None:
@@ -191,44 +179,72 @@ def test_sandbox_escape_attempts_become_template_failures(source: str) -> None:
     assert "sandbox" in str(info.value) or "unsafe" in str(info.value)
 
 
+# --------------------------------------------------------------------------- statements
+
+HINT = "write a choice as {{ a if condition else b }}"
+
+
 @pytest.mark.parametrize(
-    "source",
+    ("source", "offset", "keyword"),
     [
-        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-        "{% for a in 'x' * 99999 %}{% for b in 'x' * 99999 %}{{ '' }}{% endfor %}{% endfor %}",
-        # A loop that swallows errors with a filter still stops: the alarm repeats.
-        "{% for i in range(100000) %}{% for j in range(100000) %}{{ j | default(0) }}"
-        "{% endfor %}{% endfor %}",
+        ("{% if segment %}a{% else %}b{% endif %}", 0, "if"),
+        ("x{% for i in [1, 2] %}{{ i }}{% endfor %}", 1, "for"),
+        ("{% set s = 1 %}{{ s }}", 0, "set"),
+        ("{% macro m() %}x{% endmacro %}{{ m() }}", 0, "macro"),
+        ("{% raw %}{{ segment }}{% endraw %}", 0, "raw"),
+        ("{% with s = 1 %}{{ s }}{% endwith %}", 0, "with"),
+        ("{{ segment }} {%- if segment -%} x {%- endif %}", 14, "if"),
+        ("{%+ if segment %}x{% endif %}", 0, "if"),
+        ("{% filter upper %}x{% endfilter %}", 0, "filter"),
+        ("{% include 'x' %}", 0, "include"),
+        ("{% if segment %}x", 0, "if"),  # unclosed: still a statement, not a syntax error
+        ("{% endif %}", 0, "endif"),
+        ("{%", 0, ""),
+        # '{%' inside a string or a comment is not a tag; the tag after it is.
+        ("{{ '{%' }} {% if x %}{% endif %}", 11, "if"),
+        ("{# {% #}{% set x = 1 %}", 8, "set"),
+        ("a\nb{{ '}}' }}\n  {% for x in y %}{% endfor %}", 16, "for"),
+        ("a\r\nb\r{% for x in y %}", 5, "for"),
     ],
 )
-def test_a_template_that_runs_too_long_is_stopped(
-    source: str, monkeypatch: pytest.MonkeyPatch
+def test_a_statement_is_refused_at_its_offset_with_a_hint(
+    source: str, offset: int, keyword: str
 ) -> None:
-    monkeypatch.setattr(renderer, "MAX_TEMPLATE_SECONDS", 0.2)
-    with pytest.raises(TemplateFailure, match=r"ran for more than 0.2 s and was stopped"):
-        render(source)
-    assert render("{{ 1 + 1 }}") == 2  # the alarm is disarmed afterwards
+    with pytest.raises(TemplateFailure) as info:
+        render(source, segment=3)
+    assert info.value.offset == offset
+    assert source[offset : offset + 2] == "{%"
+    assert str(info.value).startswith(f"'{{% {keyword} %}}': statements are not allowed")
+    assert HINT in str(info.value)
+
+
+@pytest.mark.parametrize("source", ["{{ '{%' }}", "{# {% if x %} #}x", "{{ '%}' }}{{ 1 }}"])
+def test_percent_braces_in_strings_and_comments_are_not_statements(source: str) -> None:
+    render(source)
+
+
+# --------------------------------------------------------------------------- failures
 
 
 @pytest.mark.parametrize(
-    ("source", "expected"),
+    ("source", "context", "message"),
     [
-        ("{{ 'ab' | center(6) }}", "  ab  "),
-        ("{{ 'a\nb' | indent(2) }}", "a\n  b"),
-        ("{{ 'a-b' | replace('-', '_') }}", "a_b"),
-        ("{{ 'a-b'.replace('-', '') }}", "ab"),
-        ("{{ '%05d' | format(42) }}", "00042"),
-        ("{{ '{:>4}'.format(7) }}", "   7"),
-        ("{{ '7'.zfill(3) }}", "007"),
-        ("{{ 'order 1234567: %s' % 'ok' }}", "order 1234567: ok"),
-        ("{{ 'order 1234567: %s' | format('ok') }}", "order 1234567: ok"),
-        ("{{ 'order 1234567: {}'.format('ok') }}", "order 1234567: ok"),
-        ("{{ '%(n)5d' % {'n': 7} }}", "    7"),
-        ("{{ lipsum(1, false, 3, 4).split() | length }}", 3),
+        ("{{ 10 ** n }}", {"n": 5000}, "integer too long to write as JSON text"),
+        ("{{ [10 ** n] }}", {"n": 5000}, "more than 4,300 digits"),
+        ("{{ {'a': 10 ** 5000} }}", {}, "more than 4,300 digits"),
+        ("n{{ 10 ** 5000 }}", {}, "ValueError: Exceeds the limit (4300 digits)"),
+        ("{{ 1e308 * 10 }}", {}, "NaN or infinity"),
+        ("{{ x * 10 }}", {"x": 1e308}, "NaN or infinity"),
+        ("{{ " + "[" * 300 + "]" * 300 + " }}", {}, "RecursionError: the value is nested"),
+        ("{{ range(10**9) | list }}", {}, "OverflowError: Range too big"),
+        ("{{ 1 / 0 }}", {}, "ZeroDivisionError"),
     ],
 )
-def test_size_guards_leave_ordinary_calls_alone(source: str, expected: object) -> None:
-    assert render(source) == expected
+def test_python_limits_become_template_failures(
+    source: str, context: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(TemplateFailure, match=re.escape(message)):
+        render(source, **context)
 
 
 def test_names_read_by_a_template_are_reported() -> None:
@@ -282,3 +298,16 @@ def test_render_spec_reports_every_failing_template_at_its_position() -> None:
     located = [(p.position.line, p.position.column) for p in problems if p.position]
     assert located == [(4, 11), (5, 13), (7, 9)]
     assert all(p.rule == "template" for p in problems)
+
+
+def test_a_statement_is_located_in_the_file_while_it_is_unchanged(tmp_path: Path) -> None:
+    text = "version: 1\nname: n\nexport:\n  format: 'x {% if a %}'\n" + r'  timezone: "\t{%"' + "\n"
+    path = tmp_path / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    document = load_document(path)
+    _, problems = render_spec(document, RenderInputs(now=NOW))
+    # the `{%` itself; an escape before it in the file: the value's position
+    assert [p.position for p in problems] == [Position(4, 14), Position(5, 13)]
+    path.write_text(text.replace("version: 1", "version: 1 "), encoding="utf-8")
+    _, problems = render_spec(document, RenderInputs(now=NOW))
+    assert [p.position for p in problems] == [Position(4, 11), Position(5, 13)]

@@ -1,36 +1,40 @@
 """Stage 2, render: Jinja2 templates in the string values under `export` and `output`.
 
 Rendering works on the parsed tree, never on file text, so a value can never inject
-YAML. A string that is exactly one `{{ expression }}` yields the expression's native
-value; any other template renders to a string. The environment is sandboxed and
-strict: an undefined name is an error, not an empty string.
+YAML. A template is an expression: text with `{{ expression }}` parts (and `{# comments
+#}`); a `{% statement %}` is an error at its position. A string that is exactly one
+`{{ expression }}` yields the expression's native value; any other template renders to a
+string. The environment is Jinja2's immutable sandbox, strict about undefined names. It
+bounds what a spec can reach, not the CPU and memory it uses: the process that runs us
+does (docs/spec-format.md, "Trust model"); running out is a located error.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import functools
+import hashlib
 import math
 import re
-import signal
-import threading
+import sys
 import zoneinfo
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
-from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exportspec.spec.models import (
     TEMPLATED_SECTIONS,
     Diagnostic,
     JsonPath,
     LoadedDocument,
+    Position,
     RenderedSpec,
     TemplateOrigin,
     is_template,
 )
 from exportspec.spec.variables import RenderInputs, declaration_is_valid, resolve_variables
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 _LONE_EXPRESSION = re.compile(r"^\{\{(?P<expr>.*)\}\}$", re.DOTALL)
 
@@ -104,133 +108,87 @@ HELPERS: dict[str, Callable[..., Any]] = {
 # --------------------------------------------------------------------------- environment
 
 
-#: The largest string, list or integer (in digits) `*`, `**` and `%` may build in a template:
-#: body values are small, and CI must not be taken down by `{{ "x" * 10**10 }}`.
-MAX_TEMPLATE_VALUE = 100_000
-
-
-def _too_big(operator: str, left: Any, right: Any) -> bool:
-    """Would `left operator right` build an oversized value? Decided before computing it."""
-    if operator == "**" and isinstance(left, int) and isinstance(right, int) and right > 0:
-        return abs(left) > 1 and right * max(abs(left).bit_length(), 1) > MAX_TEMPLATE_VALUE * 3
-    if operator == "*":
-        for sized, count in ((left, right), (right, left)):
-            if isinstance(sized, str | list | tuple) and isinstance(count, int):
-                return len(sized) * count > MAX_TEMPLATE_VALUE
-    if operator == "%" and isinstance(left, str):
-        # printf-style widths and precisions ("%999999999d") allocate before any check can.
-        return _widest(_PRINTF_SPECS, left) > MAX_TEMPLATE_VALUE
-    return False
-
-
-#: Where a format string keeps its widths and precisions: printf conversions (`%-09.3f`,
-#: `%(name)12s`) and str.format fields (`{:>12}`). Other digits are text, not sizes.
-_PRINTF_SPECS = re.compile(r"%(?:\([^)]*\))?[^a-zA-Z%]*")
-_FORMAT_FIELDS = re.compile(r"\{[^{}]*\}")
-
-
-def _widest(specs: re.Pattern[str], text: str) -> int:
-    """The largest number inside the format specifications of `text`."""
-    numbers = (int(n) for spec in specs.findall(text) for n in re.findall(r"\d+", spec))
-    return max(numbers, default=0)
-
-
-#: str methods and filters whose integer argument sets the size of what they build.
-_WIDENING = frozenset(("center", "ljust", "rjust", "zfill", "expandtabs", "indent"))
-
-
-def _call_too_big(
-    name: str, subject: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
-) -> bool:
-    """Would the str method or filter `name`, applied to `subject`, build an oversized
-    string? `'x'.ljust(10**9)`, `s | replace('x', long)` and `'{:>999999999}'.format(1)`
-    allocate in one C call, before any time limit can stop them."""
-    if name == "generate_lorem_ipsum":  # Jinja's lipsum(n=5, html=True, min=20, max=100)
-        given = (*args, *(5, True, 20, 100)[len(args) :])
-        n, most = kwargs.get("n", given[0]), kwargs.get("max", given[3])
-        words = n * most if isinstance(n, int) and isinstance(most, int) else 0
-        return words * 8 > MAX_TEMPLATE_VALUE  # about 8 characters a word, with spaces
-    if not isinstance(subject, str):
-        return False
-    if name in _WIDENING:
-        lines = subject.count("\n") + subject.count("\t") + 1
-        numbers = [v for v in (*args, *kwargs.values()) if isinstance(v, int)]
-        return any(len(subject) + abs(n) * lines > MAX_TEMPLATE_VALUE for n in numbers)
-    if name == "replace" and len(args) >= 2 and isinstance(args[0], str):
-        new = str(args[1])
-        hits = subject.count(args[0]) if args[0] else len(subject) + 1
-        return len(subject) + hits * max(0, len(new) - len(args[0])) > MAX_TEMPLATE_VALUE
-    if name in ("format", "format_map"):  # str.format: widths in the format fields
-        return _widest(_FORMAT_FIELDS, subject) > MAX_TEMPLATE_VALUE
-    if name == "printf":  # the `format` filter: `subject % args`
-        return _widest(_PRINTF_SPECS, subject) > MAX_TEMPLATE_VALUE
-    return False
-
-
-def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-    """`function` (a Jinja filter), refusing arguments that would build an oversized value."""
-    from jinja2.exceptions import SecurityError
-
-    skip = 1 if getattr(function, "jinja_pass_arg", None) else 0  # eval context first
-
-    @functools.wraps(function)  # keeps jinja_pass_arg, so Jinja still passes the context
-    def bounded(*args: Any, **kwargs: Any) -> Any:
-        subject, rest = (args[skip], args[skip + 1 :]) if len(args) > skip else (None, ())
-        if _call_too_big(name, subject, rest, kwargs):
-            raise SecurityError(_TOO_BIG)
-        return function(*args, **kwargs)
-
-    return bounded
-
-
-_TOO_BIG = f"the result would exceed {MAX_TEMPLATE_VALUE:,} characters, items or digits"
-
-
 @cache
-def _environment() -> Any:
+def _environment() -> ImmutableSandboxedEnvironment:
     from jinja2 import StrictUndefined
-    from jinja2.exceptions import SecurityError
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    class BoundedEnvironment(ImmutableSandboxedEnvironment):
-        """Jinja2's sandbox, plus a size bound on the operators that can build huge values."""
-
-        intercepted_binops = frozenset(("*", "**", "%"))
-
-        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-            if _too_big(operator, left, right):
-                raise SecurityError(
-                    f"the result of {operator!r} would exceed {MAX_TEMPLATE_VALUE:,} "
-                    "characters, items or digits"
-                )
-            return super().call_binop(context, operator, left, right)
-
-        def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
-            method = getattr(obj, "__wrapped__", obj)  # str.format comes wrapped by the sandbox
-            name = getattr(method, "__name__", "")
-            if _call_too_big(name, getattr(method, "__self__", None), args, kwargs):
-                raise SecurityError(f"{name}(): {_TOO_BIG}")
-            return super().call(context, obj, *args, **kwargs)
-
-    env = BoundedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
+    # Not optimized: Jinja's constant folding would evaluate `{{ 10 ** 5000 }}` while
+    # compiling and fail on its Python source text, not on the value.
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, optimized=False
     )
-    # The `format` filter is printf-style (`value % args`), unlike str.format.
-    checks = {"center": "center", "indent": "indent", "replace": "replace", "format": "printf"}
-    for name, check in checks.items():
-        env.filters[name] = _bounded_filter(check, env.filters[name])
     env.filters.update(HELPERS)
     env.globals.update(HELPERS)
     return env
 
 
-@cache
-def _compiled(source: str) -> tuple[Callable[[Mapping[str, Any]], Any], frozenset[str]]:
-    """Compile a template string once per process; also list the names it reads."""
-    from jinja2 import meta
+class TemplateFailure(Exception):
+    """A template could not be compiled or evaluated; the message is user-facing.
+
+    `offset` is where in the template the problem starts, when it is known.
+    """
+
+    def __init__(self, message: str, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+_STATEMENT_START = re.compile(r"\{%[-+]?\s*(?P<keyword>\w*)")
+
+
+def _refuse_statements(source: str) -> None:
+    """Raise TemplateFailure at the first `{% … %}` statement of `source`.
+
+    Jinja's lexer finds it, so `{% raw %}` (which leaves no statement node) and an
+    unclosed `{% if %}` count too; it reports only the line, so the offset is the first
+    `{%` on that line that starts a tag.
+    """
+    from jinja2.lexer import newline_re
 
     env = _environment()
-    names = frozenset(meta.find_undeclared_variables(env.parse(source)))
+    line = next((n for n, kind, _ in env.lex(source) if kind in ("block_begin", "raw_begin")), None)
+    if line is None:
+        return
+    line_start = ([0] + [m.end() for m in newline_re.finditer(source)])[line - 1]
+    offset = next(
+        (
+            m.start()
+            for m in _STATEMENT_START.finditer(source, line_start)
+            if _is_text_before(source[: m.start()])
+        ),
+        line_start,
+    )
+    match = _STATEMENT_START.match(source, offset)
+    keyword = match["keyword"] if match else ""
+    raise TemplateFailure(
+        f"'{{% {keyword} %}}': statements are not allowed; a template is text with "
+        "{{ expression }} parts: write a choice as {{ a if condition else b }}",
+        offset,
+    )
+
+
+def _is_text_before(prefix: str) -> bool:
+    """Whether a tag may start right after `prefix`: Jinja's lexer ends it in plain text,
+    not inside `{{ … }}` or `{# … #}`, nor after a `{` that would open `{{`."""
+    from jinja2 import TemplateSyntaxError
+
+    try:
+        marks = [k for _, k, _ in _environment().lex(prefix) if k.startswith("variable_")]
+    except TemplateSyntaxError:
+        return False
+    return (not marks or marks[-1] == "variable_end") and not prefix.endswith("{")
+
+
+@cache
+def _compiled(source: str) -> tuple[Callable[[Mapping[str, Any]], Any], frozenset[str]]:
+    """Compile a template string once per process; also list the names it reads (with no
+    statements, nothing in a template assigns a name)."""
+    from jinja2 import nodes
+
+    _refuse_statements(source)
+    env = _environment()
+    names = frozenset(n.name for n in env.parse(source).find_all(nodes.Name) if n.ctx == "load")
     lone = _LONE_EXPRESSION.match(source)
     if lone and "{{" not in lone["expr"] and "}}" not in lone["expr"]:
         expression = env.compile_expression(lone["expr"], undefined_to_none=False)
@@ -242,60 +200,22 @@ def _compiled(source: str) -> tuple[Callable[[Mapping[str, Any]], Any], frozense
     return env.from_string(source).render, names
 
 
-class TemplateFailure(Exception):
-    """A template could not be compiled or evaluated; message is user-facing."""
-
-
-#: Wall-clock seconds one template may take. The sandbox bounds each value's size but not
-#: loops: two nested `range(100000)` loops would spin for hours and hold CI until it times
-#: out. A real template takes milliseconds.
-MAX_TEMPLATE_SECONDS = 5.0
-
-
-class _TemplateTimeout(BaseException):
-    """Raised into the rendering code by the SIGALRM that `_time_limit` arms; a
-    BaseException, like KeyboardInterrupt, so no `except Exception` on the way swallows it."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float) -> Iterator[None]:
-    """Raise _TemplateTimeout in the block after `seconds`; a no-op where signals cannot
-    do it (no SIGALRM, or not the main thread, where Python runs signal handlers)."""
-    if (
-        not hasattr(signal, "setitimer")
-        or threading.current_thread() is not threading.main_thread()
-    ):
-        yield
-        return
-
-    def expire(signum: int, frame: FrameType | None) -> None:
-        raise _TemplateTimeout
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.1)  # and again, should one be lost
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def render_template(source: str, context: Mapping[str, Any]) -> tuple[Any, frozenset[str]]:
-    """Render one template string; return its (JSON-compatible) value and the names it read."""
+    """Render one template string; return its (JSON-compatible) value and the names it read.
+
+    Every failure, MemoryError and RecursionError included, is a TemplateFailure.
+    """
     from jinja2 import TemplateSyntaxError, Undefined, UndefinedError
     from jinja2.exceptions import SecurityError
 
     try:
-        with _time_limit(MAX_TEMPLATE_SECONDS):
-            function, names = _compiled(source)
-            value = function(context)
+        function, names = _compiled(source)
+        value = function(context)
         if isinstance(value, Undefined):
             value._fail_with_undefined_error()
-    except _TemplateTimeout:
-        raise TemplateFailure(
-            f"the template ran for more than {MAX_TEMPLATE_SECONDS:g} s and was stopped "
-            "(loops nested too deep or too long?)"
-        ) from None
+        return _jsonable(value), names
+    except TemplateFailure:
+        raise
     except TemplateSyntaxError as exc:
         raise TemplateFailure(f"template syntax error: {exc.message}") from None
     except UndefinedError as exc:
@@ -304,12 +224,30 @@ def render_template(source: str, context: Mapping[str, Any]) -> tuple[Any, froze
     except SecurityError as exc:
         raise TemplateFailure(f"unsafe operation blocked by the sandbox: {exc}") from None
     except Exception as exc:  # any template runtime error is the user's, not ours
-        raise TemplateFailure(f"template failed: {type(exc).__name__}: {exc}") from None
-    return _jsonable(value), names
+        exc.__traceback__ = None  # frees the failed frames, which may hold all the memory
+        raise TemplateFailure(f"template failed: {describe_failure(exc)}") from None
+
+
+def describe_failure(exc: BaseException) -> str:
+    """`TypeName: message`, saying what a MemoryError or RecursionError means."""
+    if isinstance(exc, MemoryError):
+        return "MemoryError: out of memory (the value is too large)"
+    if isinstance(exc, RecursionError):
+        return "RecursionError: the value is nested too deeply"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | str):
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        try:
+            str(value)  # JSON text holds it only within Python's integer-string digit limit
+        except ValueError:
+            raise TemplateFailure(
+                "template produced an integer too long to write as JSON text "
+                f"(more than {sys.get_int_max_str_digits():,} digits)"
+            ) from None
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -393,11 +331,14 @@ def _render_tree(  # noqa: PLR0917 - a private recursive walker
     try:
         result, names = render_template(value, context)
     except TemplateFailure as exc:
+        position = document.source_map.value_position(path)
+        if exc.offset is not None:
+            position = _written_position(document, path, value, exc.offset) or position
         problems.append(
             Diagnostic(
                 str(document.path),
                 f"{exc} (in template {value!r})",
-                document.source_map.value_position(path),
+                position,
                 path,
                 rule="template",
             )
@@ -408,6 +349,38 @@ def _render_tree(  # noqa: PLR0917 - a private recursive walker
         used["now"] = context["now"].isoformat()
     origins[path] = TemplateOrigin(value, used)
     return result
+
+
+def _written_position(
+    document: LoadedDocument, path: JsonPath, value: str, offset: int
+) -> Position | None:
+    """Where `value[offset]` was written in the spec file, or None when that cannot be told.
+
+    The loaded document keeps only where each value starts, so this reads the file again
+    (only when it still has the loaded bytes) and follows the value's lines from there:
+    exact when the value is written verbatim up to `offset` (plain, quoted or literal-block
+    strings without escapes), which templates nearly always are.
+    """
+    start = document.source_map.value_position(path)
+    try:
+        raw = document.path.read_bytes()
+    except OSError:
+        return None
+    if start is None or hashlib.sha256(raw).hexdigest() != document.sha256:
+        return None
+    lines = raw.decode("utf-8-sig").split("\n")
+    parts = value[: offset + 2].split("\n")  # the value's lines, the last ending with '{%'
+    for first in (start.line, start.line + 1):  # a block scalar starts on the next line
+        columns: list[int] = []
+        for number, part in enumerate(parts, first):
+            text = lines[number - 1] if number <= len(lines) else ""
+            column = text.find(part, start.column - 1 if number == start.line else 0)
+            if column < 0:
+                break
+            columns.append(column)
+        else:
+            return Position(first + len(parts) - 1, columns[-1] + len(parts[-1]) - 1)
+    return None
 
 
 def _misplaced_templates(document: LoadedDocument) -> list[Diagnostic]:
