@@ -104,7 +104,8 @@ def test_a_huge_fault_count_starts_at_once() -> None:
 def test_non_loopback_host_is_refused_without_allow_remote() -> None:
     result = run("--host", "0.0.0.0", "--port", "0")
     assert result.exit_code == ExitCode.USAGE
-    assert result.stderr.startswith("Error: refusing to listen on '0.0.0.0'")
+    assert result.stderr.startswith("Usage: exportspec sandbox ")  # like every usage error
+    assert "\nError: refusing to listen on '0.0.0.0'" in result.stderr
     assert "--allow-remote" in result.stderr
 
 
