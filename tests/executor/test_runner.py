@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from exportspec.errors import ConfigError, RefusedError, TransientError
-from exportspec.run.client import Deadline, ExportClient, Retryable
+from exportspec.run.client import ExportClient
 from exportspec.run.models import ExportRequest
+from exportspec.run.retry import Deadline, Retryable
 from exportspec.run.runner import RunOptions, export, run
 from exportspec.run.settings import ConnectionFlags, Settings, resolve_settings
 from tests.executor.conftest import Reply, ScriptServer, leftovers

@@ -7,8 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from exportspec.errors import RefusedError, TransientError
-from exportspec.run.client import Deadline, Retryable
-from exportspec.run.retry import BACKOFF_MAX, RetryPolicy, with_retries
+from exportspec.run.retry import BACKOFF_MAX, Deadline, Retryable, RetryPolicy, with_retries
 
 
 class Clock:

@@ -118,7 +118,7 @@ def plan(
     too. With PATHs, only the locked specs under them are compared. Sends nothing.
     """
     from exportspec.gitops.plan import compute_plan
-    from exportspec.gitops.report import PLAN_REPORTER_BY_NAME
+    from exportspec.gitops.plan_report import PLAN_REPORTER_BY_NAME
     from exportspec.gitops.scope import split_lock
 
     project, lock_, (results, _) = _compile_all(

@@ -18,39 +18,14 @@ from pathlib import Path
 
 from exportspec import __version__
 from exportspec.errors import ConfigError, UsageError, abridged
-from exportspec.gitops.models import (  # the plan's types too: report.py imports them here
-    SAME_BODY,
-    Change,
+from exportspec.gitops.models import (
     JsonObject,
     JsonValue,
     Lock,
     LockEntry,
-    Plan,
-    PlanEntry,
-    Status,
 )
 from exportspec.gitops.project import Project
 from exportspec.spec.models import Diagnostic, LoadedDocument, Position, SpecResult
-
-__all__ = [
-    "LOCK_VERSION",
-    "SAME_BODY",
-    "Change",
-    "Lock",
-    "LockEntry",
-    "LockFileError",
-    "Plan",
-    "PlanEntry",
-    "Status",
-    "build_lock",
-    "environment_mismatch",
-    "load_lock",
-    "lock_path",
-    "read_lock",
-    "relative_path",
-    "schema_sha256",
-    "write_lock",
-]
 
 LOCK_VERSION = 1
 _FIX = "fix it, or delete it and run `exportspec lock` to write it again"

@@ -14,7 +14,7 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Self, TypeVar
 from urllib.parse import urlsplit
@@ -24,9 +24,10 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from exportspec import __version__
-from exportspec.errors import ConfigError, RefusedError, TransientError
-from exportspec.jsontext import StrictJsonError, loads_strict
-from exportspec.run.settings import ENV_API_KEY_ID, ENV_API_SECRET, ENV_PROJECT_TOKEN, Settings
+from exportspec.errors import ConfigError, RefusedError
+from exportspec.run.answers import NOT_AN_EXPORT_HINT, api_messages, one_line, refusal
+from exportspec.run.retry import Deadline, Retryable
+from exportspec.run.settings import ENV_API_KEY_ID, ENV_API_SECRET, Settings
 
 _Exc = TypeVar("_Exc", bound=BaseException)
 
@@ -36,22 +37,7 @@ TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 USER_AGENT = f"exportspec/{__version__}"
 #: Enough of an error body to show its message; the rest is not read.
 MESSAGE_BYTES = 64 * 1024
-MAX_MESSAGES = 20
-_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-HINT_BY_STATUS = {
-    400: "the API's message above says what it rejected; `exportspec validate` catches "
-    "structural problems, not ids (segmentations, aggregates, properties) the project lacks",
-    401: f"check {ENV_API_KEY_ID} and {ENV_API_SECRET} "
-    "(the key ID and secret of a private API group)",
-    403: 'the API group needs the "GDPR > Export customers" permission, and the project '
-    "token must be the token of that group's project",
-    404: f"check the project token ({ENV_PROJECT_TOKEN}) and the base URL",
-}
-
-NOT_AN_EXPORT_HINT = (
-    "check the base URL, and whether a proxy or captive portal answers in the API's place"
-)
 _HTML_RE = re.compile(r"\s*(text/html|application/xhtml)", re.IGNORECASE)
 
 #: getaddrinfo answers that another try will not change: no such name, or no address for
@@ -61,97 +47,9 @@ _NO_SUCH_HOST = frozenset(
 )
 
 
-class Retryable(Exception):
-    """A failure another attempt may cure: an HTTP `status`, or a network failure before or
-    (`mid_body`) during the body; `retry_after` is the server's wish, in seconds."""
-
-    def __init__(
-        self,
-        reason: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        mid_body: bool = False,
-    ) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
-        self.retry_after = retry_after
-        self.mid_body = mid_body
-
-
-class DeadlinePassed(TransientError):
-    """The overall deadline passed during an attempt."""
-
-
 def request_headers() -> dict[str, str]:
     """Headers sent with every export call, besides Authorization."""
     return {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Accept": "*/*"}
-
-
-def api_messages(body: bytes, scrub: Callable[[str], str] = lambda text: text) -> list[str]:
-    """The API's own error text in every documented shape: error, errors (list or dict), message.
-
-    Falls back to the body as text when it is not JSON (a proxy's HTML or plain text). Each
-    message is one printable line of bounded length: server text must not drive the terminal.
-    `scrub` masks secrets in each message before it is cut, so no fragment of one survives.
-    """
-    text = body.decode("utf-8", "replace").strip()
-    try:
-        data = loads_strict(text)
-    except StrictJsonError:
-        data = None
-    messages: list[str] = []
-    if isinstance(data, dict):
-        if data.get("error"):
-            messages.append(str(data["error"]))
-        errors = data.get("errors")
-        if isinstance(errors, list):
-            messages += [str(item) for item in errors]
-        elif isinstance(errors, dict):
-            for key, value in errors.items():
-                items = value if isinstance(value, list) else [value]
-                prefix = "" if key in ("_global", "") else f"{key}: "
-                messages += [f"{prefix}{item}" for item in items]
-        elif errors:
-            messages.append(str(errors))
-        if data.get("message"):
-            messages.append(str(data["message"]))
-    if not messages and text and not (isinstance(data, dict) and "success" in data):
-        messages.append(text)
-    shown = [_one_line(scrub(message)) for message in messages[:MAX_MESSAGES]]
-    if len(messages) > MAX_MESSAGES:
-        shown.append(f"... and {len(messages) - MAX_MESSAGES} more")
-    return shown
-
-
-def _one_line(text: str) -> str:
-    """`text` with control characters and runs of whitespace collapsed, at most 500 characters."""
-    collapsed = " ".join(_CONTROL_RE.sub(" ", text).split())
-    return collapsed if len(collapsed) <= 500 else collapsed[:500] + "..."
-
-
-def refusal(
-    status: int,
-    reason: str,
-    body: bytes,
-    *,
-    success_false: bool = False,
-    scrub: Callable[[str], str] = lambda text: text,
-) -> RefusedError:
-    """The error for a refused request: status, the API's messages and a hint.
-
-    `scrub` masks secrets in what the server sent; our own hint text is left as written.
-    """
-    messages = api_messages(body, scrub) or ["(no message in the response)"]
-    what = (
-        "HTTP 200 with success: false"
-        if success_false
-        else f"HTTP {status} {_one_line(scrub(reason))}".strip()
-    )
-    text = f"the API refused the request ({what}): " + "; ".join(messages)
-    hint = HINT_BY_STATUS.get(status)
-    return RefusedError(f"{text}\nhint: {hint}" if hint else text)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -204,7 +102,7 @@ def _network_reason(error: BaseException) -> str:
         return os_error.strerror
     if _cause(error, http.client.RemoteDisconnected) is not None:
         return "the server closed the connection without answering"
-    return f"{type(error).__name__} ({_one_line(str(error))})"
+    return f"{type(error).__name__} ({one_line(str(error))})"
 
 
 class ExportResponse:
@@ -281,31 +179,6 @@ class ExportResponse:
         if missing > 0:
             return f"the connection closed after {size} bytes, {missing} more were expected"
         return f"the body ran {-missing} bytes past its Content-Length of {self.expected_length}"
-
-
-class Deadline:
-    """The overall deadline (--deadline) on the monotonic clock; None: no deadline."""
-
-    def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic):
-        self.seconds = seconds
-        self._clock = clock
-        self._at = None if seconds is None else clock() + seconds
-
-    def left(self) -> float | None:
-        return None if self._at is None else self._at - self._clock()
-
-    def cap(self, timeout: float) -> float:
-        """`timeout`, shortened to what is left (never zero: that would mean non-blocking)."""
-        left = self.left()
-        return timeout if left is None else max(0.001, min(timeout, left))
-
-    def check(self) -> None:
-        left = self.left()
-        if left is not None and left <= 0:
-            raise DeadlinePassed(
-                f"the overall deadline of {self.seconds:g} s passed before the export "
-                "finished (--deadline / EXPORTSPEC_DEADLINE)"
-            )
 
 
 class ExportClient:
@@ -401,7 +274,7 @@ class ExportClient:
         content_type = response.headers.get("Content-Type", "")
         if 200 <= status < 300 and status != 204 and not _HTML_RE.match(content_type):
             return
-        # Everything the server sent is masked before it is cut to length (_one_line), so a
+        # Everything the server sent is masked before it is cut to length (one_line), so a
         # secret straddling the cut cannot leave a readable fragment.
         content_type, reason = self.scrub(content_type), self.scrub(response.reason or "")
         body = _read_some(response)
@@ -409,18 +282,18 @@ class ExportClient:
             # A captive portal's or proxy's page, or nothing at all: never an export.
             page = "; ".join(api_messages(body, self.scrub)) or "(empty)"
             raise RefusedError(
-                f"the server answered HTTP {status} {_one_line(content_type)}, not an export: "
+                f"the server answered HTTP {status} {one_line(content_type)}, not an export: "
                 f"{page}\nhint: {NOT_AN_EXPORT_HINT}"
             )
         if status in TRANSIENT_STATUSES or status >= 500:
             messages = "; ".join(api_messages(body, self.scrub))
-            got = f"HTTP {status} {_one_line(reason)}".rstrip()
+            got = f"HTTP {status} {one_line(reason)}".rstrip()
             wait = parse_retry_after(response.headers.get("Retry-After"))
             reason = f"{got}: {messages}" if messages else got
             raise Retryable(reason, status=status, retry_after=wait)
         if 300 <= status < 400:
             location = self.scrub(response.headers.get("Location", "?"))
-            got = f"HTTP {status} {_one_line(reason)}, a redirect to {_one_line(location)}"
+            got = f"HTTP {status} {one_line(reason)}, a redirect to {one_line(location)}"
             raise RefusedError(
                 f"the server answered {got}, for {url}\n"
                 "hint: check the base URL (use the final address, not a redirecting one)"

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from exportspec.errors import RefusedError
 from exportspec.jsontext import StrictJsonError, loads_strict
-from exportspec.run.client import NOT_AN_EXPORT_HINT, Retryable
+from exportspec.run.answers import NOT_AN_EXPORT_HINT
 from exportspec.run.counters import JsonBodyError, JsonRowCounter, row_counter
 from exportspec.run.output import Sink
+from exportspec.run.retry import Retryable
 
 #: Bytes held back before writing, to recognise `{"success": false, ...}` sent as an export.
 HEAD_BYTES = 64 * 1024

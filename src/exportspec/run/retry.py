@@ -16,9 +16,57 @@ from typing import TypeVar
 import tenacity
 
 from exportspec.errors import TransientError
-from exportspec.run.client import Deadline, Retryable
 
 T = TypeVar("T")
+
+
+class Retryable(Exception):
+    """A failure another attempt may cure: an HTTP `status`, or a network failure before or
+    (`mid_body`) during the body; `retry_after` is the server's wish, in seconds."""
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        mid_body: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+        self.mid_body = mid_body
+
+
+class DeadlinePassed(TransientError):
+    """The overall deadline passed during an attempt."""
+
+
+class Deadline:
+    """The overall deadline (--deadline) on the monotonic clock; None: no deadline."""
+
+    def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic):
+        self.seconds = seconds
+        self._clock = clock
+        self._at = None if seconds is None else clock() + seconds
+
+    def left(self) -> float | None:
+        return None if self._at is None else self._at - self._clock()
+
+    def cap(self, timeout: float) -> float:
+        """`timeout`, shortened to what is left (never zero: that would mean non-blocking)."""
+        left = self.left()
+        return timeout if left is None else max(0.001, min(timeout, left))
+
+    def check(self) -> None:
+        left = self.left()
+        if left is not None and left <= 0:
+            raise DeadlinePassed(
+                f"the overall deadline of {self.seconds:g} s passed before the export "
+                "finished (--deadline / EXPORTSPEC_DEADLINE)"
+            )
+
 
 #: The longest wait the backoff curve reaches (Retry-After has its own cap).
 BACKOFF_MAX = 60.0

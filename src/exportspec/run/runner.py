@@ -18,12 +18,12 @@ from typing import BinaryIO, TextIO
 
 from exportspec.errors import ConfigError, TransientError, UsageError
 from exportspec.run import records
-from exportspec.run.client import Deadline, ExportClient, Retryable
+from exportspec.run.client import ExportClient
 from exportspec.run.display import Progress, format_dry_run
 from exportspec.run.download import Transfer, download
 from exportspec.run.models import ExportRequest, RunResult
 from exportspec.run.output import Sink, is_special_file, open_sink
-from exportspec.run.retry import RetryPolicy, with_retries
+from exportspec.run.retry import Deadline, Retryable, RetryPolicy, with_retries
 from exportspec.run.settings import (
     ENV_API_KEY_ID,
     ENV_API_SECRET,
