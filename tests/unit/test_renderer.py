@@ -11,17 +11,10 @@ from typing import Any
 import pytest
 
 from exportspec.spec import render as renderer
+from exportspec.spec.helpers import days_after, days_before, start_of_day, timestamp
 from exportspec.spec.load import load_bytes, load_document
 from exportspec.spec.models import Position
-from exportspec.spec.render import (
-    TemplateFailure,
-    days_after,
-    days_before,
-    render_spec,
-    render_template,
-    start_of_day,
-    timestamp,
-)
+from exportspec.spec.render import TemplateFailure, render_spec, render_template
 from exportspec.spec.variables import RenderInputs
 
 NOW = dt.datetime(2026, 1, 15, 10, 30, tzinfo=dt.UTC)
