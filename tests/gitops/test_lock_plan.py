@@ -421,7 +421,7 @@ def test_diff_values_reports_leaves_in_path_order() -> None:
         ("$.b.new", "added", None, None),
         ("$.b.x", "changed", 1, 2),
         ("$.n", "changed", 1, 1.0),  # 1 and 1.0 are other JSON texts, other bytes
-        ("$.s", "changed", [1], [1, 2]),  # a list that changed length is one change
+        ("$.s[1]", "added", None, 2),  # list items are added and removed one by one
     ]
     assert diff_values({"a": [1, {"b": True}]}, {"a": [1, {"b": True}]}) == []
     assert diff_values(1, True) == [Change((), 1, True, "changed")]
@@ -545,3 +545,27 @@ def test_stale_lock_results_add_a_located_error_per_stale_spec(
     missing = stale_lock_results(today, replace(lock, exists=False), project)
     assert [r.kind for r in missing] == ["spec", "lock"]
     assert missing[-1].diagnostics[0].rule == "lock-missing"
+
+
+def test_list_items_are_diffed_one_by_one() -> None:
+    def prop(name: str) -> JsonValue:
+        return {"type": "property", "property": name}
+
+    old: JsonValue = [{"type": "id", "id": "registered"}, prop("a"), prop("b")]
+    new: JsonValue = [{"type": "id", "id": "registered"}, prop("b"), prop("c"), prop("d")]
+    changes = [(c.path_text, c.kind, c.old, c.new) for c in diff_values(old, new, ("list",))]
+    assert changes == [
+        ("$.list[1]", "removed", {"type": "property", "property": "a"}, None),
+        ("$.list[2]", "added", None, {"type": "property", "property": "c"}),
+        ("$.list[3]", "added", None, {"type": "property", "property": "d"}),
+    ]
+
+
+def test_a_stale_message_never_shows_two_sides_that_read_the_same() -> None:
+    from exportspec.gitops.stale import _change_text
+
+    prefix = "x" * 80
+    text = _change_text(Change(("export", "note"), prefix + "old", prefix + "new", "changed"))
+    old_side, new_side = text.split(": ", 1)[1].split(" -> ")
+    assert old_side != new_side
+    assert "old" in old_side and "new" in new_side

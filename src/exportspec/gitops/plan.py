@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
 import json
 from collections.abc import Mapping, Sequence
 
@@ -22,15 +24,29 @@ def diff_values(old: JsonValue, new: JsonValue, path: JsonPath = ()) -> list[Cha
             else:
                 changes += diff_values(old[key], new[key], (*path, key))
         return changes
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [
-            c
-            for i, (a, b) in enumerate(zip(old, new, strict=True))
-            for c in diff_values(a, b, (*path, i))
-        ]
+    if isinstance(old, list) and isinstance(new, list):
+        return _diff_lists(old, new, path)
     if old == new and type(old) is type(new):
         return []
     return [Change(path, old, new, "changed")]
+
+
+def _diff_lists(old: list[JsonValue], new: list[JsonValue], path: JsonPath) -> list[Change]:
+    """Items removed, added or changed, as `terraform plan` shows a list: a removed item at
+    its old index, an added one at its new index, a changed one diffed in place."""
+    key = functools.partial(json.dumps, sort_keys=True, ensure_ascii=False)
+    matcher = difflib.SequenceMatcher(None, [key(v) for v in old], [key(v) for v in new], False)
+    changes: list[Change] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if tag == "replace" and i2 - i1 == j2 - j1:  # edited in place: say what changed
+            for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
+                changes += diff_values(old[i], new[j], (*path, j))
+            continue
+        changes += [Change((*path, i), old[i], None, "removed") for i in range(i1, i2)]
+        changes += [Change((*path, j), None, new[j], "added") for j in range(j1, j2)]
+    return changes
 
 
 def compute_plan(results: Sequence[SpecResult], lock: Lock) -> Plan:

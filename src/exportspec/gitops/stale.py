@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from exportspec.gitops.models import JsonValue, Lock, PlanEntry
+from exportspec.gitops.models import Change, JsonValue, Lock, PlanEntry
 from exportspec.gitops.plan import compute_plan
 from exportspec.gitops.project import Project
 from exportspec.spec.models import Diagnostic, Position, SpecResult
@@ -50,9 +50,9 @@ def stale_lock_results(results: list[SpecResult], lock: Lock, project: Project) 
 
 def _stale_message(entry: PlanEntry, lock_name: str) -> str:
     """What differs from the lock, with the first body changes, and the fix."""
-    detail = "; ".join(
-        f"{c.path_text}: {_short(c.old)} -> {_short(c.new)}" for c in entry.body_changes[:3]
-    )
+    shown = [_change_text(c) for c in entry.body_changes[:3]]
+    more = len(entry.body_changes) - len(shown)
+    detail = "; ".join(shown) + (f"; and {more} more (see `exportspec plan`)" if more > 0 else "")
     moved = f"spec moved from {entry.old_path} since {lock_name}"
     what = {
         "added": f"spec is not in {lock_name}",
@@ -65,8 +65,33 @@ def _stale_message(entry: PlanEntry, lock_name: str) -> str:
     return f"{what}{f' ({detail})' if detail else ''}; run `exportspec lock` to update it"
 
 
+def _change_text(change: Change) -> str:
+    """`$.path: old -> new`, `+ new` or `- old`, each side short; two long sides that begin
+    alike are shown around their first difference, so they never read the same."""
+    if change.kind == "added":
+        return f"{change.path_text}: + {_short(change.new)}"
+    if change.kind == "removed":
+        return f"{change.path_text}: - {_short(change.old)}"
+    old, new = _text(change.old), _text(change.new)
+    if len(old) > SHORT or len(new) > SHORT:
+        same = next((i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), len(old))
+        start = max(0, min(same, len(old), len(new)) - 10)
+        old, new = _window(old, start), _window(new, start)
+    return f"{change.path_text}: {old} -> {new}"
+
+
+SHORT = 60
+
+
+def _text(value: JsonValue) -> str:
+    return "(absent)" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 def _short(value: JsonValue) -> str:
-    if value is None:
-        return "(absent)"
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return _window(_text(value), 0)
+
+
+def _window(text: str, start: int) -> str:
+    """At most SHORT characters of `text` from `start`, marked where cut."""
+    piece = text[start : start + SHORT]
+    return ("..." if start else "") + piece + ("..." if start + SHORT < len(text) else "")
