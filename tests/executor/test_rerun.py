@@ -156,3 +156,15 @@ def test_rerun_writes_beside_the_record_wherever_it_is_started(
     assert result.exit_code == 0, result.explain()
     assert (tmp_path / "out" / "with-output-3.csv").read_bytes() == b"id\n9\n"
     assert list(elsewhere.iterdir()) == []
+
+
+def test_rerun_given_the_export_points_at_its_record(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    record = first_run(run_cli, server, tmp_path)
+    export = record.with_name(record.name.removesuffix(".run.json"))
+    result = run_cli(["rerun", str(export)])
+    assert result.exit_code == 1
+    assert "looks like an export, not its run record" in result.stderr
+    assert f"exportspec rerun {record}" in result.stderr
+    assert server.count == 1

@@ -126,3 +126,20 @@ def test_a_connection_refused_is_retryable(closed_port: int) -> None:
         client.send(settings.export_url, BODY)
     assert caught.value.reason == "connection refused"
     assert not caught.value.mid_body
+
+
+def test_a_403_that_names_the_secret_hints_at_the_secret(server: ScriptServer) -> None:
+    server.script(Reply(403, b'{"success": false, "error": "invalid secret"}'))
+    settings = settings_for(server)
+    with ExportClient(settings) as client, pytest.raises(RefusedError) as caught:
+        client.send(settings.export_url, BODY)
+    assert "hint: check EXPORTSPEC_API_SECRET" in str(caught.value)
+    assert "permission" not in str(caught.value)
+
+
+def test_a_403_about_permissions_keeps_the_permission_hint(server: ScriptServer) -> None:
+    server.script(Reply(403, b'{"success": false, "error": "No permission to export customer"}'))
+    settings = settings_for(server)
+    with ExportClient(settings) as client, pytest.raises(RefusedError) as caught:
+        client.send(settings.export_url, BODY)
+    assert "GDPR > Export customers" in str(caught.value)

@@ -176,3 +176,17 @@ def test_the_sandbox_public_credentials_are_not_masked() -> None:
     private = resolve_settings(ConnectionFlags(project_token="t"), environ=CREDS)
     secret = CREDS["EXPORTSPEC_API_SECRET"]
     assert ExportClient(private).scrub(f"echo {secret}") == "echo ***"
+
+
+def test_the_published_sandbox_pair_from_the_environment_is_not_masked() -> None:
+    """`exportspec sandbox` on a port, its credentials exported: its messages stay readable."""
+    from exportspec.run.client import ExportClient
+    from exportspec.sandbox import Credentials
+
+    published = Credentials()
+    env = {"EXPORTSPEC_API_KEY_ID": published.api_key_id,
+           "EXPORTSPEC_API_SECRET": published.api_secret}  # fmt: skip
+    settings = resolve_settings(ConnectionFlags(project_token="sandbox"), environ=env)
+    assert ExportClient(settings).scrub("injected by sandbox --fail 503") == (
+        "injected by sandbox --fail 503"
+    )

@@ -117,6 +117,12 @@ def test_plan_without_detailed_exitcode_exits_0(tree: Path, run_cli: RunCli) -> 
     result = run_cli(["plan"])  # no lock yet: everything is to add
     assert result.exit_code == 0, result.explain()
     assert "Plan: 3 to add" in result.stdout
+    assert "note: no lock file at exportspec.lock: every spec shows as added" in result.stderr
+
+
+def test_plan_with_a_lock_says_nothing_about_a_missing_one(tree: Path, run_cli: RunCli) -> None:
+    _lock(run_cli)
+    assert "no lock file" not in run_cli(["plan"]).stderr
 
 
 def test_plan_keeps_time_dependent_bodies_stable_with_the_pinned_now(

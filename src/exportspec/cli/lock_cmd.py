@@ -124,6 +124,12 @@ def plan(
     project, lock_, (results, _) = _compile_all(
         paths, environment, var_assignments, vars_files, now, warn_environment=True
     )
+    if not lock_.exists:
+        click.echo(
+            f"note: no lock file at {lock_.path}: every spec shows as added; "
+            "`exportspec lock` writes it (commit it to plan against it)",
+            err=True,
+        )
     scoped, _ = split_lock(lock_, paths, results, lambda: project_spec_files(project))
     result = compute_plan(results, scoped)
     with writing_stdout():

@@ -22,6 +22,11 @@ HINT_BY_STATUS = {
     404: f"check the project token ({ENV_PROJECT_TOKEN}) and the base URL",
 }
 
+SECRET_HINT = (
+    f"check {ENV_API_SECRET}: the API says the secret is wrong (Bloomreach shows a secret "
+    "once, when it is created; after a rotation the old one stops working within 24 h)"
+)
+
 NOT_AN_EXPORT_HINT = (
     "check the base URL, and whether a proxy or captive portal answers in the API's place"
 )
@@ -89,4 +94,6 @@ def refusal(
     )
     text = f"the API refused the request ({what}): " + "; ".join(messages)
     hint = HINT_BY_STATUS.get(status)
+    if status == 403 and any("secret" in message.lower() for message in messages):
+        hint = SECRET_HINT  # the API's own words name the secret, not a permission
     return RefusedError(f"{text}\nhint: {hint}" if hint else text)

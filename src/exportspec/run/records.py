@@ -90,6 +90,12 @@ def load_run_record(path: Path) -> StoredRun:
     def invalid(message: str, position: Position | None = None) -> SpecInvalidError:
         return SpecInvalidError([Diagnostic(str(path), message, position, rule="run-record")])
 
+    beside = record_path_for(path)
+    if not path.name.endswith(RECORD_SUFFIX) and beside.is_file():
+        raise invalid(
+            f"this looks like an export, not its run record; replay it with "
+            f"`exportspec rerun {beside}`"
+        )
     try:
         raw = path.read_bytes()
     except OSError as exc:

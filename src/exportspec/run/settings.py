@@ -48,6 +48,10 @@ ENV_RETRY_AFTER_MAX = "EXPORTSPEC_RETRY_AFTER_MAX"
 
 EXPORT_PATH = "/data/v2/projects/{token}/customers/export"
 
+#: The key ID and secret `exportspec sandbox` publishes (sandbox.server.Credentials): not
+#: secrets, so never masked (the word "sandbox" runs through the sandbox's own messages).
+SANDBOX_CREDENTIALS = ("sandbox", "sandbox")
+
 _TOKEN_RE = re.compile(r"[A-Za-z0-9._~-]+")
 _HOST_RE = re.compile(r"[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]")
 _PRINTABLE_ASCII_RE = re.compile(r"[\x21-\x7e]+")
@@ -163,7 +167,7 @@ def resolve_settings(
         project_token=token,
         api_key_id=key_id,
         api_secret=secret,
-        public_credentials=credentials is not None,
+        public_credentials=credentials is not None or (key_id, secret) == SANDBOX_CREDENTIALS,
         connect_timeout=_number(
             flags.connect_timeout,
             env,
