@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
@@ -12,6 +13,22 @@ from exportspec.cli.boundary import writing_stdout
 from exportspec.cli.options import output_format_option, render_options
 from exportspec.errors import ExitCode, ReportedFailure, SpecInvalidError, UsageError
 from exportspec.gitops.inputs import project_for, project_spec_files, render_inputs, spec_paths
+
+if TYPE_CHECKING:
+    from exportspec.gitops.models import Lock
+    from exportspec.gitops.project import Project
+    from exportspec.spec.models import SpecResult
+    from exportspec.spec.variables import RenderInputs
+
+
+class _Compiled(NamedTuple):
+    """Every spec of a lock or plan, compiled, with what it was compiled from."""
+
+    project: Project
+    lock: Lock
+    results: list[SpecResult]
+    inputs: RenderInputs
+
 
 _paths_argument = click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 
@@ -24,7 +41,7 @@ def _compile_all(
     now: str | None,
     *,
     warn_environment: bool = False,
-) -> tuple[Any, Any, Any]:
+) -> _Compiled:
     """Compile every spec; stop with exit 1 and the diagnostics if any is invalid."""
     from exportspec.gitops.lock import read_lock
     from exportspec.spec.pipeline import check_specs
@@ -42,7 +59,7 @@ def _compile_all(
     problems = [d for r in results for d in r.diagnostics if not r.ok]
     if problems:
         raise SpecInvalidError(problems)
-    return project, lock, (results, inputs)
+    return _Compiled(project, lock, results, inputs)
 
 
 @click.command()
@@ -66,7 +83,7 @@ def lock(
     from exportspec.gitops.lock import build_lock, write_lock
     from exportspec.gitops.scope import split_lock
 
-    project, old, (results, inputs) = _compile_all(
+    project, old, results, inputs = _compile_all(
         paths, environment, var_assignments, vars_files, now
     )
     chosen = project.environment(environment)
@@ -121,7 +138,7 @@ def plan(
     from exportspec.gitops.plan_report import PLAN_REPORTER_BY_NAME
     from exportspec.gitops.scope import split_lock
 
-    project, lock_, (results, _) = _compile_all(
+    project, lock_, results, _ = _compile_all(
         paths, environment, var_assignments, vars_files, now, warn_environment=True
     )
     if not lock_.exists:
@@ -138,7 +155,7 @@ def plan(
         raise ReportedFailure(ExitCode.PLAN_CHANGED)
 
 
-def _lock_moment(lock: Any) -> Any:
+def _lock_moment(lock: Lock) -> dt.datetime | None:
     """The lock's `now` as a moment (None when it records none)."""
     from exportspec.spec.variables import parse_now
 

@@ -17,7 +17,9 @@ OUTPUT_FORMATS = ("text", "json", "github", "junit", "sarif")
 OUTPUT_FILE = click.Path(dir_okay=False, allow_dash=True, path_type=Path)
 
 
-def require_file_name(ctx: click.Context, param: click.Parameter, value: Path | None) -> Any:
+def require_file_name(
+    ctx: click.Context, param: click.Parameter, value: Path | None
+) -> Path | None:
     """-o "" would mean the working folder: say so instead of failing on a rename."""
     if value is not None and str(value) in ("", "."):
         raise click.BadParameter("needs a file name (or `-` for stdout)")
