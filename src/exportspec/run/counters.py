@@ -7,6 +7,8 @@ Both keep constant memory: a chunk at a time.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from itertools import islice
 from typing import Protocol
 
@@ -117,25 +119,13 @@ class JsonRowCounter:
         self.members: dict[str, object] = {}
 
     def feed(self, chunk: bytes) -> None:
-        try:
+        with _json_errors():
             self._parser.send(chunk)
-        except (
-            ijson.JSONError,
-            ValueError,
-            SystemError,
-        ) as exc:  # SystemError: an integer past Python's digit limit
-            raise JsonBodyError(_reason(exc)) from None
         self._walk()
 
     def close(self) -> None:
-        try:
+        with _json_errors():
             self._parser.close()
-        except (
-            ijson.JSONError,
-            ValueError,
-            SystemError,
-        ) as exc:  # SystemError: an integer past Python's digit limit
-            raise JsonBodyError(_reason(exc)) from None
         self._walk()
 
     def _walk(self) -> None:
@@ -168,6 +158,16 @@ class JsonRowCounter:
                     self._member = None
         del self._events[:]
         self._depth, self.rows, self._row_depth = depth, rows, row_depth
+
+
+@contextlib.contextmanager
+def _json_errors() -> Iterator[None]:
+    """ijson's errors as JsonBodyError; yajl2_c raises SystemError for an integer past
+    Python's digit limit."""
+    try:
+        yield
+    except (ijson.JSONError, ValueError, SystemError) as exc:
+        raise JsonBodyError(_reason(exc)) from None
 
 
 def _reason(error: Exception) -> str:
