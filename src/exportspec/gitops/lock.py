@@ -104,8 +104,9 @@ def load_lock(path: Path) -> Lock:
     sha256): a hand-edited or half-merged lock is a LockFileError naming the file, the line
     and the field, never a traceback or a silently wrong plan.
     """
-    from exportspec.schemas import LOCK_SCHEMA, load_json_bytes, schema_problems
+    from exportspec.schemas import LOCK_SCHEMA, schema_problems
     from exportspec.spec.load import LoadError
+    from exportspec.spec.load_json import load_json_bytes
 
     try:
         raw = path.read_bytes()

@@ -84,8 +84,9 @@ def load_run_record(path: Path) -> StoredRun:
     A record that is unreadable, malformed or altered is an invalid input (exit 1), reported
     against the record file at the line and field concerned.
     """
-    from exportspec.schemas import RUN_RECORD_SCHEMA, load_json_bytes, schema_problems
+    from exportspec.schemas import RUN_RECORD_SCHEMA, schema_problems
     from exportspec.spec.load import LoadError
+    from exportspec.spec.load_json import load_json_bytes
 
     def invalid(message: str, position: Position | None = None) -> SpecInvalidError:
         return SpecInvalidError([Diagnostic(str(path), message, position, rule="run-record")])

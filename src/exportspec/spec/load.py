@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from exportspec.spec.models import Diagnostic, LoadedDocument, Position
+from exportspec.spec.models import Diagnostic, LoadedDocument, Position, SourceMap
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".toml")
 #: Vars files may also be JSON (read with the YAML 1.2 loader, of which JSON is a subset).
@@ -102,16 +102,21 @@ def load_bytes(
         from exportspec.spec.load_yaml import load_yaml
 
         data, source_map = load_yaml(text, shown)
+    require_mapping(data, source_map, shown, f"a mapping of keys to values, not {_kind(data)}")
+    return LoadedDocument(path, data, source_map, hashlib.sha256(raw).hexdigest())
+
+
+def require_mapping(data: object, source_map: SourceMap, shown: str, expected: str) -> None:
+    """Raise the located error for a file whose top level is not a mapping."""
     if not isinstance(data, dict):
         raise LoadError(
             Diagnostic(
                 shown,
-                f"the top level must be a mapping of keys to values, not {_kind(data)}",
+                f"the top level must be {expected}",
                 source_map.value_position(()) or Position(1, 1),
                 rule="not-a-mapping",
             )
         )
-    return LoadedDocument(path, data, source_map, hashlib.sha256(raw).hexdigest())
 
 
 def _decode(raw: bytes, shown: str) -> str:
