@@ -29,7 +29,7 @@ def test_rerun_sends_identical_bytes_and_writes_a_new_record(
     # The spec changes afterwards: rerun must not re-render it.
     (tmp_path / "with-output.yaml").write_text("version: 1\nname: changed\nexport: {format: csv}\n")
     server.script(Reply(body=b"id\n1\n2\n3\n"))
-    result = run_cli(["rerun", str(record)])
+    result = run_cli(["rerun", str(record), "--use-record-url"])
     assert result.exit_code == 0, result.explain()
     first, second = server.requests
     assert second.body == first.body
@@ -47,7 +47,7 @@ def test_rerun_sends_identical_bytes_and_writes_a_new_record(
     assert new["rerun_of"]["output_sha256"] == old["output"]["sha256"]
     assert new["started_at"] > old["started_at"]
     assert "not the same bytes as the replayed run's export" in result.stderr
-    again = run_cli(["rerun", str(record)])  # the server answers as it did the last time
+    again = run_cli(["rerun", str(record), "--use-record-url"])  # answered as the last time
     assert again.exit_code == 0, again.explain()
     assert "; the same bytes as the replayed run's export" in again.stderr
 
@@ -86,7 +86,7 @@ def test_rerun_dry_run_shows_the_stored_body(
     run_cli: RunCli, server: ScriptServer, tmp_path: Path
 ) -> None:
     record = first_run(run_cli, server, tmp_path)
-    result = run_cli(["rerun", str(record), "--dry-run"])
+    result = run_cli(["rerun", str(record), "--dry-run", "--use-record-url"])
     assert result.exit_code == 0, result.explain()
     assert server.requests[0].body.decode() in result.stdout.splitlines()
     assert server.count == 1
@@ -99,18 +99,60 @@ def test_rerun_of_a_sandbox_record_hints_at_sandbox(
     spec = copy_spec("csv.yaml", tmp_path)
     assert run_cli(["run", str(spec), "--sandbox", "-q"]).exit_code == 0
     (record,) = tmp_path.rglob("*.run.json")
-    # That sandbox is gone: its port refuses the connection.
-    result = run_cli(["rerun", str(record), "-q", "--retries", "0"])
-    assert result.exit_code == 5, result.explain()
-    assert "add --sandbox to replay it" in result.stderr
-    # Without -q it is said up front too, before the retries spend their backoff.
-    monkeypatch.setenv("EXPORTSPEC_BACKOFF_FACTOR", "0.01")
-    result = run_cli(["rerun", str(record), "--retries", "1"])
-    assert result.exit_code == 5, result.explain()
-    first, *_ = result.stderr.splitlines()
-    assert "on this machine, as recorded; for a sandbox that has stopped, add --sandbox" in first
+    result = run_cli(["rerun", str(record), "-q"])  # that sandbox's URL is not configured
+    assert result.exit_code == 3, result.explain()
+    assert "--sandbox for a record made with --sandbox" in result.stderr
     result = run_cli(["rerun", str(record), "-q", "--sandbox"])
     assert result.exit_code == 0, result.explain()
+
+
+def test_rerun_sends_nothing_when_the_settings_point_elsewhere(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edited record must not choose where the credentials go."""
+    record = first_run(run_cli, server, tmp_path)
+    monkeypatch.setenv("EXPORTSPEC_BASE_URL", "https://api.example.invalid")
+    monkeypatch.setenv("EXPORTSPEC_PROJECT_TOKEN", "tok")
+    result = run_cli(["rerun", str(record)])
+    assert result.exit_code == 3, result.explain()
+    assert f"was sent to {server.base_url} with project token tok" in result.stderr
+    assert "the current settings say https://api.example.invalid" in result.stderr
+    assert "--use-record-url" in result.stderr
+    assert server.count == 1
+
+
+@pytest.mark.parametrize(
+    ("base_url", "token", "differs"),
+    [("{server}", "other", "project token"), ("http://localhost:{port}", "tok", "base URL")],
+)
+def test_rerun_compares_scheme_host_port_and_token(
+    run_cli: RunCli,
+    server: ScriptServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    base_url: str,
+    token: str,
+    differs: str,
+) -> None:
+    record = first_run(run_cli, server, tmp_path)
+    monkeypatch.setenv(
+        "EXPORTSPEC_BASE_URL", base_url.format(server=server.base_url, port=server.port)
+    )
+    monkeypatch.setenv("EXPORTSPEC_PROJECT_TOKEN", token)
+    result = run_cli(["rerun", str(record)])
+    assert result.exit_code == 3, result.explain()
+    assert f"the {differs} differs" in result.stderr
+
+
+def test_rerun_goes_ahead_when_the_settings_agree_with_the_record(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = first_run(run_cli, server, tmp_path)
+    monkeypatch.setenv("EXPORTSPEC_BASE_URL", server.base_url + "/")  # the same place
+    monkeypatch.setenv("EXPORTSPEC_PROJECT_TOKEN", "tok")
+    result = run_cli(["rerun", str(record), "-q"])
+    assert result.exit_code == 0, result.explain()
+    assert server.count == 2
 
 
 #: Each file is a bad run record; expected.json holds the start of the first diagnostic it
@@ -123,7 +165,7 @@ EXPECTED = json.loads((BAD_RECORDS / "expected.json").read_text())
 def test_malformed_records_are_located_errors(run_cli: RunCli, tmp_path: Path, name: str) -> None:
     record = tmp_path / f"{name}.run.json"
     record.write_bytes((BAD_RECORDS / record.name).read_bytes())
-    result = run_cli(["rerun", str(record), "--dry-run"])
+    result = run_cli(["rerun", str(record), "--dry-run", "--use-record-url"])
     assert result.exit_code == 1, result.explain()
     assert result.stderr.startswith(f"{record}:{EXPECTED[name]}"), result.stderr
     assert "Traceback" not in result.stderr
@@ -139,7 +181,7 @@ def test_every_bad_record_file_has_an_expectation() -> None:
 def test_deeply_nested_record_is_an_error(run_cli: RunCli, tmp_path: Path) -> None:
     record = tmp_path / "deep.run.json"
     record.write_text('{"request": {"body": ' + "[" * 100_000 + "]" * 100_000 + "}}")
-    result = run_cli(["rerun", str(record), "--dry-run"])
+    result = run_cli(["rerun", str(record), "--dry-run", "--use-record-url"])
     assert result.exit_code == 1, result.explain()
     assert f"{record}: error: not a run record: nesting is deeper than 64 levels" in result.stderr
 
@@ -152,7 +194,7 @@ def test_rerun_writes_beside_the_record_wherever_it_is_started(
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     server.script(Reply(body=b"id\n9\n"))
-    result = run_cli(["rerun", str(record), "-q"])
+    result = run_cli(["rerun", str(record), "-q", "--use-record-url"])
     assert result.exit_code == 0, result.explain()
     assert (tmp_path / "out" / "with-output-3.csv").read_bytes() == b"id\n9\n"
     assert list(elsewhere.iterdir()) == []

@@ -7,19 +7,16 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
 import click
 
 from exportspec.cli.boundary import print_diagnostics, writing_stdout
 from exportspec.cli.options import OUTPUT_FILE, render_options, require_file_name
-from exportspec.errors import TransientError
 from exportspec.run.settings import (
     MAX_RETRIES,
     MAX_SECONDS,
     ConnectionFlags,
     SettingsLayer,
-    is_loopback,
 )
 
 if TYPE_CHECKING:
@@ -140,12 +137,13 @@ def run(
     4 refused by the API, 5 transient failure after retries, 130 interrupted (Ctrl-C),
     141 the reader of -o - left, 143 terminated; a failed run leaves no partial file.
     """
-    from exportspec.gitops.inputs import project_for, render_inputs
+    from exportspec.gitops.inputs import project_for, render_inputs, undeclared_environment_vars
     from exportspec.run.models import ExportRequest
     from exportspec.run.runner import RunOptions, default_output_path
     from exportspec.spec.pipeline import compile_spec
 
     project = project_for([spec])
+    print_diagnostics(undeclared_environment_vars(project, [spec]))
     inputs = render_inputs(project, environment, var_assignments, vars_files, now)
     result = compile_spec(spec, inputs)
     print_diagnostics(result.diagnostics)
@@ -180,11 +178,17 @@ def run(
     callback=require_file_name,
     help="Export file (`-` for stdout) [default: the record's output path].",
 )
+@click.option(
+    "--use-record-url",
+    is_flag=True,
+    help="Send to the base URL and project token stored in RECORD, whatever the settings say.",
+)
 @_common_options
 @connection_options
 def rerun(
     record: Path,
     output: Path | None,
+    use_record_url: bool,
     dry_run: bool,
     sandbox: bool,
     quiet: bool,
@@ -192,50 +196,34 @@ def rerun(
 ) -> None:
     """Send the body stored in run record RECORD again, byte for byte.
 
-    Nothing is re-rendered: the stored body is checked against its sha256 and sent to
-    the stored URL, unless the --base-url / --project-token flags say otherwise (the
-    EXPORTSPEC_BASE_URL / EXPORTSPEC_PROJECT_TOKEN variables do not: the record's values
-    win over them, so a replay goes where the original went). A new run record
-    is written beside the output. The default output is the recorded file beside RECORD,
-    wherever rerun is started: the new export and record replace the old ones (the new
-    record's `rerun_of` keeps the replayed record's sha256, start time and output
-    sha256). Pass -o to keep both.
+    Nothing is re-rendered: the stored body is checked against its sha256. It goes to the
+    currently configured API (flags, EXPORTSPEC_* variables), which must be where the
+    record went (scheme, host, port and project token); when they differ, rerun stops
+    with exit 3 unless --use-record-url, --sandbox or an explicit --base-url /
+    --project-token says where to send it. A new run record is written beside the output.
+    The default output is the recorded file beside RECORD, wherever rerun is started: the
+    new export and record replace the old ones (the new record's `rerun_of` keeps the
+    replayed record's sha256, start time and output sha256). Pass -o to keep both.
     """
     from exportspec.run.records import load_run_record
     from exportspec.run.runner import RunOptions
 
     stored = load_run_record(record)
-    pinned = SettingsLayer(
-        f"run record {record}",
+    recorded = SettingsLayer(
+        f"the run record {record}",
         {"base_url": stored.base_url, "project_token": stored.project_token},
     )
     target = output or _default_rerun_output(record, stored)
-    flags = ConnectionFlags(**connection)
-    replays_locally = not sandbox and flags.base_url is None and _is_local(stored.base_url)
-    if replays_locally and not quiet and not dry_run:
-        # Said before the retries (about 15 s when nothing listens), not only after them.
-        click.echo(
-            f"exportspec: replaying against {stored.base_url} on this machine, as recorded; "
-            "for a sandbox that has stopped, add --sandbox",
-            err=True,
-        )
     options = RunOptions(
         stored.request,
         None if str(target) == "-" else target,
-        flags,
+        ConnectionFlags(**connection),
         sandbox=sandbox,
         dry_run=dry_run,
-        pinned=pinned,
+        recorded=recorded,
+        use_record_url=use_record_url,
     )
-    try:
-        _execute(options, quiet=quiet)
-    except TransientError as exc:
-        if not replays_locally:
-            raise
-        raise TransientError(
-            f"{exc}\nhint: the record was made against {stored.base_url} on this machine "
-            "(a sandbox?); add --sandbox to replay it against a fresh one"
-        ) from None
+    _execute(options, quiet=quiet)
 
 
 def _default_rerun_output(record: Path, stored: StoredRun) -> Path:
@@ -250,10 +238,6 @@ def _default_rerun_output(record: Path, stored: StoredRun) -> Path:
     if record.name.endswith(RECORD_SUFFIX) and len(record.name) > len(RECORD_SUFFIX):
         return record.with_name(record.name.removesuffix(RECORD_SUFFIX))
     return record.parent / f"{record.stem}.{_suffix(stored.request)}"
-
-
-def _is_local(url: str | None) -> bool:
-    return url is not None and is_loopback(urlsplit(url).hostname or "")
 
 
 def _execute(options: RunOptions, *, quiet: bool) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
+from urllib.parse import urlsplit
 
 from exportspec.errors import ConfigError, TransientError, UsageError
 from exportspec.run import records
@@ -47,8 +48,10 @@ class RunOptions:
     flags: ConnectionFlags = dataclasses.field(default_factory=ConnectionFlags)
     sandbox: bool = False
     dry_run: bool = False
-    #: Values between the flags and the environment variables (a run record's URL).
-    pinned: SettingsLayer | None = None
+    #: Where a replayed run record was sent (`rerun`): the settings must agree with it,
+    #: unless `use_record_url`, `sandbox` or an explicit --base-url/--project-token.
+    recorded: SettingsLayer | None = None
+    use_record_url: bool = False
     #: Values below the environment variables (an exportspec.toml environment).
     project_defaults: SettingsLayer | None = None
 
@@ -185,18 +188,45 @@ def _restart(sink: Sink, attempts: int, failure: Retryable) -> None:
     sink.restart()
 
 
+def _check_record_target(recorded: SettingsLayer, settings: Settings) -> None:
+    """Refuse to send a run record's body, and the credentials, elsewhere than the record
+    went without being told: an edited record must not choose where credentials go."""
+    url = str(recorded.values.get("base_url") or "")
+    token = recorded.values.get("project_token")
+    then, now = urlsplit(url), urlsplit(settings.base_url)
+    same_place = (then.scheme, then.hostname, then.port) == (now.scheme, now.hostname, now.port)
+    if same_place and token == settings.project_token:
+        return
+    what = "base URL" if not same_place else "project token"
+    told = settings.project_token or "none"
+    raise ConfigError(
+        f"{recorded.label} was sent to {url} with project token {token or 'none'}; the current "
+        f"settings say {settings.base_url} with project token {told}: the {what} differs\n"
+        "hint: add --use-record-url to send it where the record says, or choose with "
+        "--base-url/--project-token (or --sandbox for a record made with --sandbox)"
+    )
+
+
 @contextlib.contextmanager
 def _settings(options: RunOptions, messages: TextIO | None) -> Iterator[Settings]:
     """Settings from flags and environment, or from a sandbox started for this block."""
     flags = options.flags
     if not options.sandbox:
-        yield resolve_settings(
+        recorded = options.recorded
+        explicit = flags.base_url is not None or flags.project_token is not None
+        pinned = recorded if recorded is not None and (options.use_record_url or explicit) else None
+        settings = resolve_settings(
             flags,
-            pinned=options.pinned,
+            pinned=pinned,
             project_defaults=options.project_defaults,
-            require_token=not options.dry_run,
+            require_token=not options.dry_run and recorded is None,
             require_credentials=not options.dry_run,
         )
+        if recorded is not None and pinned is None:
+            _check_record_target(recorded, settings)
+        elif recorded is not None and settings.project_token is None and not options.dry_run:
+            resolve_settings(flags, pinned=pinned)  # raises: no project token
+        yield settings
         return
     if flags.base_url is not None or flags.project_token is not None:
         raise UsageError("--sandbox picks its own URL and token; drop --base-url/--project-token")
