@@ -143,3 +143,19 @@ def test_a_403_about_permissions_keeps_the_permission_hint(server: ScriptServer)
     with ExportClient(settings) as client, pytest.raises(RefusedError) as caught:
         client.send(settings.export_url, BODY)
     assert "GDPR > Export customers" in str(caught.value)
+
+
+def test_every_message_is_scrubbed_even_a_split_secret(server: ScriptServer) -> None:
+    from tests.executor.conftest import BASIC, SECRET
+
+    split = SECRET[:5] + "\n" + SECRET[5:]
+    echo = json.dumps({"error": f"auth {split} / Basic {BASIC[:9]}\x1b{BASIC[9:]}"}).encode()
+    server.script(Reply(503, echo, reason=f"Bad {BASIC}"))
+    notes = io.StringIO()
+    options = RunOptions(request(), None, ConnectionFlags(server.base_url, "tok", retries=1))
+    with pytest.raises(TransientError) as caught:
+        run(options, messages=notes, stdout=io.BytesIO(), sleep=lambda s: None)
+    said = notes.getvalue() + str(caught.value)
+    assert "***" in str(caught.value)
+    for fragment in (SECRET[5:], BASIC[9:], BASIC):
+        assert fragment not in said

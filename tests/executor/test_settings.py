@@ -190,3 +190,13 @@ def test_the_published_sandbox_pair_from_the_environment_is_not_masked() -> None
     assert ExportClient(settings).scrub("injected by sandbox --fail 503") == (
         "injected by sandbox --fail 503"
     )
+
+
+@pytest.mark.parametrize("gap", ["\n", "\r\n", "\x1b", "\t", " ", "\x00"])
+def test_a_secret_split_by_the_server_is_still_masked(gap: str) -> None:
+    from exportspec.run.client import ExportClient
+
+    settings = resolve_settings(ConnectionFlags(project_token="t"), environ=CREDS)
+    secret = CREDS["EXPORTSPEC_API_SECRET"]
+    split = secret[:3] + gap + secret[3:]
+    assert ExportClient(settings).scrub(f"bad secret {split}!") == "bad secret ***!"

@@ -189,6 +189,7 @@ class ExportClient:
             raise ConfigError(f"no API credentials: set {ENV_API_KEY_ID} and {ENV_API_SECRET}")
         self._settings = settings
         self._deadline = deadline or Deadline(settings.deadline)
+        self._secrets = _secrets_pattern(settings)
         self._session = requests.Session()
 
     def __enter__(self) -> Self:
@@ -257,17 +258,9 @@ class ExportClient:
         return refusal(200, "", body, success_false=True, scrub=self.scrub)
 
     def scrub(self, text: str) -> str:
-        """`text` with the secret and the Authorization value masked (for server-sent text)."""
-        if self._settings.public_credentials:
-            return text
-        key, secret = self._settings.api_key_id or "", self._settings.api_secret or ""
-        token = base64.b64encode(f"{key}:{secret}".encode()).decode()
-        # Longest first, so a key ID inside the Authorization value cannot break its masking.
-        # A key ID is an identifier, not a secret: masked where it is long enough to be unique.
-        for value in sorted((token, secret, key if len(key) >= 8 else ""), key=len, reverse=True):
-            if value:
-                text = text.replace(value, "***")
-        return text
+        """`text` with the secret and the Authorization value masked (for server-sent text),
+        also where the server split them with whitespace or control characters."""
+        return self._secrets.sub("***", text) if self._secrets is not None else text
 
     def _triage(self, response: requests.Response, url: str) -> None:
         status = response.status_code
@@ -299,6 +292,21 @@ class ExportClient:
                 "hint: check the base URL (use the final address, not a redirecting one)"
             )
         raise refusal(status, reason, body, scrub=self.scrub)
+
+
+def _secrets_pattern(settings: Settings) -> re.Pattern[str] | None:
+    """What `scrub` masks: the secret, the Authorization value and a long key ID, each also
+    with whitespace or control characters between its characters."""
+    if settings.public_credentials:
+        return None
+    key, secret = settings.api_key_id or "", settings.api_secret or ""
+    token = base64.b64encode(f"{key}:{secret}".encode()).decode()
+    # Longest first, so a key ID inside the Authorization value cannot break its masking.
+    # A key ID is an identifier, not a secret: masked where it is long enough to be unique.
+    values = sorted((token, secret, key if len(key) >= 8 else ""), key=len, reverse=True)
+    gap = r"[\s\x00-\x1f\x7f-\x9f]*"
+    alternatives = [gap.join(map(re.escape, value)) for value in values if value]
+    return re.compile("|".join(alternatives)) if alternatives else None
 
 
 def _read_some(response: requests.Response) -> bytes:
