@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import email.utils
 import http.client
+import os
 import re
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Self, TypeVar
 from urllib.parse import urlsplit
@@ -27,7 +29,7 @@ from exportspec import __version__
 from exportspec.errors import ConfigError, RefusedError
 from exportspec.run.answers import NOT_AN_EXPORT_HINT, api_messages, one_line, refusal
 from exportspec.run.retry import Deadline, Retryable
-from exportspec.run.settings import ENV_API_KEY_ID, ENV_API_SECRET, Settings
+from exportspec.run.settings import ENV_API_KEY_ID, ENV_API_SECRET, Settings, is_loopback
 
 _Exc = TypeVar("_Exc", bound=BaseException)
 
@@ -190,6 +192,12 @@ class ExportClient:
         self._settings = settings
         self._deadline = deadline or Deadline(settings.deadline)
         self._secrets = _secrets_pattern(settings)
+        host = urlsplit(settings.base_url).hostname or ""
+        # Loopback traffic (the sandbox, tests) never goes through a proxy; it is the only
+        # plain-http traffic with credentials we allow, so no proxy ever sees those.
+        self._proxies = _NO_PROXIES if is_loopback(host) else None
+        if urlsplit(settings.base_url).scheme == "https":
+            _check_ca_files(os.environ)
         self._session = requests.Session()
 
     def __enter__(self) -> Self:
@@ -225,6 +233,7 @@ class ExportClient:
                 ),
                 stream=True,
                 allow_redirects=False,
+                proxies=self._proxies,
             )
         except requests.exceptions.RequestException as exc:
             self._deadline.check()
@@ -237,6 +246,13 @@ class ExportClient:
         return ExportResponse(response, settings.read_timeout, self._deadline)
 
     def _failure(self, exc: requests.exceptions.RequestException, url: str) -> Exception:
+        if isinstance(exc, requests.exceptions.InvalidSchema | requests.exceptions.InvalidURL):
+            # The base URL was checked: what requests cannot use is the proxy setting.
+            return ConfigError(
+                f"the proxy for {url} cannot be used: {self.scrub(one_line(str(exc)))}\n"
+                "hint: check HTTPS_PROXY, HTTP_PROXY and ALL_PROXY; a socks:// proxy needs "
+                "`pip install 'requests[socks]'`"
+            )
         if _cause(exc, ssl.SSLCertVerificationError) is not None:
             return ConfigError(
                 f"the server's TLS certificate failed verification ({url}): "
@@ -292,6 +308,36 @@ class ExportClient:
                 "hint: check the base URL (use the final address, not a redirecting one)"
             )
         raise refusal(status, reason, body, scrub=self.scrub)
+
+
+#: `proxies=` for a request that must not use any (the environment's are ignored).
+# None is how requests spells "no proxy" (its stubs only know strings).
+_NO_PROXIES: dict[str, str] = {"http": None, "https": None, "all": None}  # type: ignore[dict-item]
+#: Where requests and OpenSSL look for CA certificates when told to by the environment.
+CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE")
+
+
+def _check_ca_files(environ: Mapping[str, str]) -> None:
+    """A CA bundle named by the environment must exist and hold PEM certificates: otherwise
+    every attempt would fail the same way, so it is a configuration error, said at once."""
+    for name in CA_VARIABLES:
+        path = environ.get(name)
+        if not path:
+            continue
+        try:
+            if Path(path).is_dir():
+                ssl.create_default_context(capath=path)
+            else:
+                ssl.create_default_context(cafile=path)
+        except ssl.SSLError:
+            raise ConfigError(
+                f"{name}={path!r} holds no PEM CA certificates; point it at a PEM bundle"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"{name}={path!r} cannot be read ({exc.strerror or exc}); point it at a PEM "
+                "bundle of CA certificates, or unset it"
+            ) from None
 
 
 def _secrets_pattern(settings: Settings) -> re.Pattern[str] | None:
