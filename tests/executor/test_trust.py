@@ -3,6 +3,7 @@ settings are configuration errors (exit 3) found before anything is sent."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,51 @@ def test_a_bad_ca_bundle_is_a_configuration_error(
     assert result.exit_code == 3, result.explain()
     assert f"{variable}=" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_max_bytes_refuses_a_bigger_answer_and_keeps_nothing(
+    run_cli: RunCli, server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    server.script(Reply(body=b"id\n" + b"1\n" * 50_000))
+    result = run_cli(
+        ["run", str(spec), "-o", "out.csv", "--base-url", server.base_url, "--project-token", "t",
+         "--max-bytes", "1000"]
+    )  # fmt: skip
+    assert result.exit_code == 4, result.explain()
+    assert "larger than --max-bytes (1,000 bytes): not an export we accept" in result.stderr
+    assert not (tmp_path / "out.csv").exists()
+    assert server.count == 1  # a refusal is not retried
+
+
+def test_a_small_gzip_body_that_expands_hits_max_bytes(
+    run_cli: RunCli,
+    server: ScriptServer,
+    spec: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gzip
+
+    bomb = gzip.compress(b"id\n" + b"0\n" * 5_000_000)  # 10 MB that travel as a few kB
+    server.script(Reply(body=bomb, headers={"Content-Encoding": "gzip"}))
+    monkeypatch.setenv("EXPORTSPEC_MAX_BYTES", "1000000")
+    result = run_cli(
+        ["run", str(spec), "-o", "out.csv", "--base-url", server.base_url, "--project-token", "t"]
+    )
+    assert result.exit_code == 4, result.explain()
+    assert server.requests[0].headers["Accept-Encoding"] == "gzip, deflate"
+    assert len(bomb) < 1_000_000
+
+
+def test_success_false_anywhere_in_a_json_answer_to_a_csv_request_is_a_refusal(
+    run_cli: RunCli, server: ScriptServer, spec: Path, tmp_path: Path
+) -> None:
+    padding = ["x" * 100] * 2000  # past the bytes held back to look at the start
+    body = json.dumps({"rows": padding, "error": "No permission", "success": False}).encode()
+    server.script(Reply(body=body, headers={"Content-Type": "application/json"}))
+    result = run_cli(
+        ["run", str(spec), "-o", "out.csv", "--base-url", server.base_url, "--project-token", "t"]
+    )
+    assert result.exit_code == 4, result.explain()
+    assert "HTTP 200 with success: false" in result.stderr and "No permission" in result.stderr
+    assert not (tmp_path / "out.csv").exists()

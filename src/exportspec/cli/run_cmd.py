@@ -13,6 +13,7 @@ import click
 from exportspec.cli.boundary import print_diagnostics, writing_stdout
 from exportspec.cli.options import OUTPUT_FILE, render_options, require_file_name
 from exportspec.run.settings import (
+    MAX_BYTES,
     MAX_RETRIES,
     MAX_SECONDS,
     ConnectionFlags,
@@ -72,6 +73,13 @@ def connection_options(function: F) -> F:
             callback=_finite_seconds,
             metavar="S",
             help="Give up after S seconds in all, retries included [env EXPORTSPEC_DEADLINE].",
+        ),
+        click.option(
+            "--max-bytes",
+            type=click.IntRange(1, MAX_BYTES),
+            metavar="N",
+            help="Refuse an answer larger than N bytes (decoded) as not an export (exit 4) "
+            "[env EXPORTSPEC_MAX_BYTES; default no limit].",
         ),
         click.option(
             "--retries",

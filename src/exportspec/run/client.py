@@ -51,7 +51,14 @@ _NO_SUCH_HOST = frozenset(
 
 def request_headers() -> dict[str, str]:
     """Headers sent with every export call, besides Authorization."""
-    return {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Accept": "*/*"}
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Accept": "*/*",
+        # Said explicitly: urllib3 would also offer br and zstd when those packages happen
+        # to be installed. Sizes and --max-bytes count the decoded bytes.
+        "Accept-Encoding": "gzip, deflate",
+    }
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -36,20 +36,33 @@ def download(
     *,
     status: int,
     refuse: Callable[[bytes], RefusedError],
+    max_bytes: int | None = None,
     progress: Callable[[int, int], None] = lambda size, rows: None,
 ) -> Transfer:
     """Stream `chunks` into `sink`, counting rows and hashing; the sink is not committed.
 
-    `refuse(body)` builds the refusal for a body that says `"success": false`. A body
-    that is not valid for its format raises Retryable, as a broken transfer does.
+    `refuse(body)` builds the refusal for a body that says `"success": false`, which is
+    looked for among the top-level members of any JSON answer, also when csv was asked
+    for. A body that is not valid for its format raises Retryable, as a broken transfer
+    does; one larger than `max_bytes` is refused.
     """
     counter = row_counter(export_format)
+    #: A JSON object where CSV was asked for: read as JSON too, for its `success` member.
+    probe: JsonRowCounter | None = None
     digest = hashlib.sha256()
     size = 0
     head: bytearray | None = bytearray()  # until it cannot be a `success: false` answer
     try:
         for chunk in chunks:
             size += len(chunk)
+            if max_bytes is not None and size > max_bytes:
+                raise RefusedError(
+                    f"the answer is larger than --max-bytes ({max_bytes:,} bytes): not an "
+                    "export we accept\nhint: raise --max-bytes (EXPORTSPEC_MAX_BYTES) if it is"
+                )
+            if size == len(chunk) and export_format == "csv" and chunk.lstrip()[:1] == b"{":
+                probe = JsonRowCounter()
+            probe = _probe(probe, chunk)
             counter.feed(chunk)
             digest.update(chunk)
             if head is None:
@@ -66,11 +79,27 @@ def download(
             _check_small_body(bytes(head), status, refuse)
             sink.write(bytes(head))
         counter.close()
+        probe = _probe(probe, None)
     except JsonBodyError as exc:
         raise Retryable(f"{exc}, after {size} bytes", mid_body=True) from None
-    if isinstance(counter, JsonRowCounter) and counter.members.get("success") is False:
-        raise refuse(json.dumps(counter.members, default=str).encode())
+    for json_body in (counter, probe):
+        if isinstance(json_body, JsonRowCounter) and json_body.members.get("success") is False:
+            raise refuse(json.dumps(json_body.members, default=str).encode())
     return Transfer(size, digest.hexdigest(), counter.rows)
+
+
+def _probe(probe: JsonRowCounter | None, chunk: bytes | None) -> JsonRowCounter | None:
+    """Feed (None: close) the JSON probe of a CSV answer; drop it when the body is no JSON."""
+    if probe is None:
+        return None
+    try:
+        if chunk is None:
+            probe.close()
+        else:
+            probe.feed(chunk)
+    except JsonBodyError:
+        return None
+    return probe
 
 
 def _check_small_body(body: bytes, status: int, refuse: Callable[[bytes], RefusedError]) -> None:

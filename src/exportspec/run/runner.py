@@ -144,6 +144,7 @@ def export(
                             request.export_format,
                             status=response.status,
                             refuse=client.success_false,
+                            max_bytes=settings.max_bytes,
                             progress=progress.update,
                         )
                     return response.status, transfer

@@ -33,6 +33,8 @@ DEFAULT_RETRY_AFTER_MAX = 300.0
 #: timers overflow on values like 1e300.
 MAX_SECONDS = 7 * 24 * 3600.0
 MAX_RETRIES = 100
+#: Upper bound for --max-bytes: a petabyte.
+MAX_BYTES = 10**15
 
 ENV_BASE_URL = "EXPORTSPEC_BASE_URL"
 ENV_PROJECT_TOKEN = "EXPORTSPEC_PROJECT_TOKEN"
@@ -42,6 +44,7 @@ ENV_TIMEOUT = "EXPORTSPEC_TIMEOUT"
 ENV_CONNECT_TIMEOUT = "EXPORTSPEC_CONNECT_TIMEOUT"
 ENV_DEADLINE = "EXPORTSPEC_DEADLINE"
 ENV_RETRIES = "EXPORTSPEC_RETRIES"
+ENV_MAX_BYTES = "EXPORTSPEC_MAX_BYTES"
 #: Not a flag: tuning knobs for tests and unusual proxies.
 ENV_BACKOFF_FACTOR = "EXPORTSPEC_BACKOFF_FACTOR"
 ENV_RETRY_AFTER_MAX = "EXPORTSPEC_RETRY_AFTER_MAX"
@@ -69,6 +72,7 @@ class ConnectionFlags:
     connect_timeout: float | None = None
     deadline: float | None = None
     retries: int | None = None
+    max_bytes: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +98,8 @@ class Settings:
     read_timeout: float = DEFAULT_READ_TIMEOUT
     deadline: float | None = None
     retries: int = DEFAULT_RETRIES
+    #: The largest answer taken as an export (decoded bytes); None: no limit.
+    max_bytes: int | None = None
     backoff_factor: float = DEFAULT_BACKOFF_FACTOR
     retry_after_max: float = DEFAULT_RETRY_AFTER_MAX
     #: The in-process sandbox's published credentials: nothing to mask (its secret is the
@@ -181,6 +187,9 @@ def resolve_settings(
         ),
         deadline=_number(flags.deadline, env, ENV_DEADLINE, None, float, positive=True),
         retries=_number(flags.retries, env, ENV_RETRIES, DEFAULT_RETRIES, int, most=MAX_RETRIES),
+        max_bytes=_number(
+            flags.max_bytes, env, ENV_MAX_BYTES, None, int, positive=True, most=MAX_BYTES
+        ),
         backoff_factor=_number(None, env, ENV_BACKOFF_FACTOR, DEFAULT_BACKOFF_FACTOR, float),
         retry_after_max=_number(None, env, ENV_RETRY_AFTER_MAX, DEFAULT_RETRY_AFTER_MAX, float),
     )
