@@ -235,3 +235,107 @@ def test_a_project_file_that_is_not_toml_is_not_taken_for_an_empty_one(
     result = run_cli(["validate"])
     assert result.exit_code == 3, result.explain()
     assert "TOML syntax error" in result.stderr
+
+
+# --------------------------------------------------------------------------- undeclared vars
+
+
+def _set_production_vars(tree: Path, line: str) -> Path:
+    toml = tree / "exportspec.toml"
+    toml.write_text(toml.read_text().replace("segment = 2", line))
+    return toml
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["validate"],
+        ["validate", "specs/segment.yaml", "--output-format", "json"],
+        ["compile", "specs/segment.yaml"],
+        ["lock"],
+        ["plan"],
+        ["run", "specs/segment.yaml", "--dry-run"],
+    ],
+    ids=" ".join,
+)
+def test_an_environment_variable_no_spec_declares_is_a_warning_once(
+    command: list[str], tree: Path, run_cli: RunCli
+) -> None:
+    toml = _set_production_vars(tree, "segmet = 2")
+    if command[0] == "plan":
+        assert run_cli(["lock"]).exit_code == 0
+    result = run_cli(command)
+    assert result.exit_code == 0, result.explain()  # a warning changes no exit code
+    warning = (
+        f"{toml}:17:1: warning: environment 'production' sets variable 'segmet', which no "
+        "spec declares (did you mean 'segment'?) (at $.environments.production.vars.segmet)"
+    )
+    assert result.stderr.count(warning) == 1, result.explain()
+    assert result.stderr.count("warning:") == 1, result.explain()
+
+
+def test_an_undeclared_environment_variable_without_a_close_name_is_named(
+    tree: Path, run_cli: RunCli
+) -> None:
+    (tree / "exportspec.toml").write_text(
+        "[environments.dev]\nvars = { segment = 1, colour = 'red' }\n"
+    )
+    result = run_cli(["validate"])
+    assert result.exit_code == 0, result.explain()
+    assert result.stderr == (
+        f"{tree / 'exportspec.toml'}:2:23: warning: environment 'dev' sets variable 'colour', "
+        "which no spec declares (at $.environments.dev.vars.colour)\n"
+    )
+
+
+def test_one_spec_checked_does_not_warn_about_another_specs_variables(
+    tree: Path, run_cli: RunCli
+) -> None:
+    # `segment` and `zone` are declared by segment.yaml only; everyone.toml declares none.
+    for command in (["validate", "specs/everyone.toml"], ["compile", "specs/everyone.toml"]):
+        result = run_cli([*command, "--env", "production"])
+        assert result.exit_code == 0, result.explain()
+        assert "warning" not in result.stderr, result.explain()
+
+
+def test_a_spec_outside_the_spec_roots_declares_for_itself(tree: Path, run_cli: RunCli) -> None:
+    _set_production_vars(tree, "segment = 2\nlimit = 5")
+    (tree / "extra").mkdir()
+    (tree / "extra" / "capped.yaml").write_text(
+        "version: 1\nname: capped\nvars:\n  limit: {type: integer, default: 1}\n"
+        "export: {format: csv}\n"
+    )
+    result = run_cli(["compile", "extra/capped.yaml"])
+    assert result.exit_code == 0, result.explain()
+    assert "warning" not in result.stderr
+    result = run_cli(["validate"])  # the spec roots alone: nothing there declares `limit`
+    assert "sets variable 'limit', which no spec declares" in result.stderr
+
+
+def test_no_warning_while_a_spec_under_the_roots_does_not_load(tree: Path, run_cli: RunCli) -> None:
+    _set_production_vars(tree, "segmet = 2")
+    (tree / "specs" / "broken.yaml").write_text("version: 1\nname: [\n")
+    result = run_cli(["compile", "specs/segment.yaml"])
+    assert result.exit_code == 0, result.explain()
+    assert "warning" not in result.stderr
+
+
+def test_an_environment_value_failing_a_variable_format_points_into_the_project_file(
+    tree: Path, run_cli: RunCli
+) -> None:
+    spec = tree / "specs" / "segment.yaml"
+    spec.write_text(
+        spec.read_text().replace(
+            "  zone: {type: string, default: Europe/Bratislava}\n",
+            "  zone: {type: string, default: Europe/Bratislava}\n"
+            "  since: {type: string, format: date-time, default: '2026-01-01T00:00:00Z'}\n",
+        )
+    )
+    toml = _set_production_vars(tree, "segment = 2\nsince = 2026-01-01")
+    result = run_cli(["validate", "--env", "production", "--output-format", "json"])
+    assert result.exit_code == 1, result.explain()
+    (diagnostic,) = [d for s in json.loads(result.stdout)["specs"] for d in s["diagnostics"]]
+    assert (diagnostic["file"], diagnostic["line"], diagnostic["column"]) == (str(toml), 18, 9)
+    assert diagnostic["message"] == (
+        "variable 'since' from environment 'production': '2026-01-01' is not a 'date-time'"
+    )

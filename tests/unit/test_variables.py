@@ -1,8 +1,11 @@
-"""Variables: layer precedence, --var conversion, declarations, undeclared names."""
+"""Variables: layer precedence, --var conversion, declarations, formats, undeclared names;
+also the rendered output.path's extension."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ from exportspec.errors import SpecInvalidError, UsageError
 from exportspec.spec.load import load_bytes
 from exportspec.spec.models import LoadedDocument, Position
 from exportspec.spec.variables import (
+    SUPPORTED_FORMATS,
     RenderInputs,
     VariableLayer,
     check_undeclared,
@@ -107,7 +111,11 @@ def test_malformed_cli_assignment_is_a_usage_error(bad: str) -> None:
         ("number", "2", 2),
         ("number", "1e3", 1000),
         ("boolean", "true", True),
+        ("boolean", "True", True),
+        ("boolean", "TRUE", True),
+        ("boolean", "false", False),
         ("boolean", "False", False),
+        ("boolean", "FALSE", False),
         ("string", "0042", "0042"),
         ("string", "true", "true"),
         (None, "x", "x"),
@@ -131,6 +139,8 @@ def test_cli_values_are_converted_to_the_declared_type(
         ("integer", ""),
         ("number", "many"),
         ("boolean", "maybe"),
+        ("boolean", "tRUE"),
+        ("boolean", "yes"),
         ("array", "[1,"),
         ("object", "{"),
     ],
@@ -248,3 +258,256 @@ def test_bad_now_is_a_usage_error(text: str) -> None:
 
 def test_unpinned_now_is_aware_utc() -> None:
     assert parse_now(None).tzinfo is dt.UTC
+
+
+# --------------------------------------------------------------------------- --var booleans
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [
+        ("yes", "true"),
+        ("Yes", "true"),
+        ("on", "true"),
+        ("ON", "true"),
+        ("y", "true"),
+        ("1", "true"),
+        ("no", "false"),
+        ("off", "false"),
+        ("n", "false"),
+        ("N", "false"),
+        ("0", "false"),
+        ("tRUE", "true"),
+        ("fAlse", "false"),
+    ],
+)
+def test_cli_booleans_are_the_six_yaml_words_with_a_hint_for_the_others(
+    text: str, meant: str
+) -> None:
+    with pytest.raises(ValueError, match=f"not a boolean.*write {meant}$"):
+        convert_cli_value(text, "boolean")
+
+
+def test_a_cli_boolean_without_a_likely_meaning_names_the_words() -> None:
+    with pytest.raises(ValueError, match=r"^not a boolean \(use true or false\)$"):
+        convert_cli_value("maybe", "boolean")
+
+
+# --------------------------------------------------------------------------- formats
+
+#: A value each supported format accepts and one it refuses.
+FORMAT_EXAMPLES = {
+    "date": ("2026-01-15", "2026-13-01"),
+    "date-time": ("2026-01-15T10:30:00Z", "2026-01-15 10:30"),
+    "duration": ("P7D", "7 days"),
+    "email": ("ann@example.com", "ann.example.com"),
+    "hostname": ("api.exponea.com", "-bad-.com"),
+    "idn-email": ("ann@exämple.com", "ann"),
+    "idn-hostname": ("bücher.example", "-x-"),
+    "ipv4": ("192.0.2.1", "192.0.2.256"),
+    "ipv6": ("2001:db8::1", "2001:db8:::1"),
+    "iri": ("https://exämple.com/ü", "/relative"),
+    "iri-reference": ("/ü/relative", "\\\\bad"),
+    "json-pointer": ("/a/b", "a/b"),
+    "regex": ("^[a-z]+$", "[a-z"),
+    "relative-json-pointer": ("0/a", "/a"),
+    "time": ("10:30:00Z", "10:30"),
+    "uri": ("https://example.com/x", "example.com/x"),
+    "uri-reference": ("../x", "\\\\x"),
+    "uri-template": ("https://example.com/{id}", "https://example.com/{id"),
+    "uuid": ("123e4567-e89b-12d3-a456-426614174000", "123e4567"),
+}
+
+
+def test_every_supported_format_has_a_checker() -> None:
+    """The checkers come from jsonschema[format-nongpl]; without its packages jsonschema
+    quietly lets `date-time`, `uri` and others pass."""
+    from jsonschema import Draft202012Validator
+
+    assert set(SUPPORTED_FORMATS) <= set(Draft202012Validator.FORMAT_CHECKER.checkers)
+    assert set(FORMAT_EXAMPLES) == set(SUPPORTED_FORMATS)
+
+
+def _format_spec(fmt: str, default: str) -> str:
+    return (
+        f"version: 1\nname: n\nvars:\n  v:\n    type: string\n    format: {fmt}\n"
+        f"    default: {json.dumps(default)}\nexport: {{format: csv}}\n"
+    )
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMAT_EXAMPLES))
+def test_each_supported_format_is_checked(fmt: str) -> None:
+    good, bad = FORMAT_EXAMPLES[fmt]
+    assert resolve(document(_format_spec(fmt, good)))[1] == []
+    _, problems = resolve(document(_format_spec(fmt, bad)))
+    assert [(p.position, p.message) for p in problems] == [
+        (Position(7, 14), f"default of variable 'v': {bad!r} is not a {fmt!r}")
+    ]
+
+
+def test_a_date_time_without_offset_says_to_add_one() -> None:
+    _, problems = resolve(
+        document(_format_spec("date-time", "2026-01-15T10:30:00")),
+    )
+    assert [p.message for p in problems] == [
+        "default of variable 'v': '2026-01-15T10:30:00' is not a 'date-time': "
+        "RFC 3339 needs a UTC offset, e.g. '2026-01-15T10:30:00Z'"
+    ]
+
+
+def test_a_format_this_installation_cannot_check_is_an_error_not_a_pass(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    monkeypatch.delitem(Draft202012Validator.FORMAT_CHECKER.checkers, "date-time")
+    _, problems = resolve(document(_format_spec("date-time", "yesterday")))
+    assert [(p.position, p.json_path, p.message) for p in problems] == [
+        (
+            Position(6, 13),
+            ("vars", "v", "format"),
+            "variable 'v': format 'date-time' cannot be checked by this installation: "
+            "install jsonschema[format-nongpl]",
+        )
+    ]
+
+
+FORMATTED = """\
+version: 1
+name: n
+vars:
+  since: {type: string, format: date-time, default: "2026-01-01T00:00:00Z"}
+  contact: {type: string, format: email, default: ann@example.com}
+export: {format: csv}
+"""
+
+
+def test_formats_are_checked_for_cli_values_at_the_declaration() -> None:
+    _, problems = resolve(document(FORMATTED), parse_var_assignments(["since=yesterday"]))
+    assert [(p.position, p.json_path, p.message) for p in problems] == [
+        (
+            Position(4, 3),
+            ("vars", "since"),
+            "variable 'since' from --var: 'yesterday' is not a 'date-time'",
+        )
+    ]
+
+
+def test_formats_are_checked_for_vars_file_values_in_the_file(tmp_path: Path) -> None:
+    file = vars_file(tmp_path, "ci.yaml", "since: 2026-01-01\ncontact: nobody\n")
+    _, problems = resolve(document(FORMATTED), *load_vars_files([file]))
+    assert [(p.file, p.position, p.message) for p in problems] == [
+        (
+            str(file),
+            Position(1, 8),
+            f"variable 'since' from vars file {file}: '2026-01-01' is not a 'date-time'",
+        ),
+        (
+            str(file),
+            Position(2, 10),
+            f"variable 'contact' from vars file {file}: 'nobody' is not a 'email'",
+        ),
+    ]
+
+
+def test_formats_are_checked_for_environment_values_in_the_project_file() -> None:
+    project = load_bytes(
+        b'[environments.prod.vars]\nsince = "2026-01-01T00:00:00"\n', path=Path("exportspec.toml")
+    )
+    layer = VariableLayer(
+        "environment 'prod'",
+        project.data["environments"]["prod"]["vars"],
+        project,
+        prefix=("environments", "prod", "vars"),
+        strict_names=False,
+    )
+    _, problems = resolve(document(FORMATTED), layer)
+    assert [(p.file, p.position, p.json_path) for p in problems] == [
+        ("exportspec.toml", Position(2, 9), ("environments", "prod", "vars", "since"))
+    ]
+    assert problems[0].message.startswith(
+        "variable 'since' from environment 'prod': '2026-01-01T00:00:00' is not a 'date-time'"
+    )
+
+
+def test_the_spec_schema_allows_exactly_the_supported_formats() -> None:
+    from exportspec.schemas import SPEC_SCHEMA, load_schema
+
+    variable = load_schema(SPEC_SCHEMA)["$defs"]["variable"]
+    assert variable["properties"]["format"]["enum"] == list(SUPPORTED_FORMATS)
+
+
+def test_the_supported_formats_are_documented() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "spec-format.md").read_text(encoding="utf-8")
+    section = text.split("## Variables", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([a-z0-9-]+)` \|", section, flags=re.MULTILINE)
+    assert documented == list(SUPPORTED_FORMATS)
+
+
+# --------------------------------------------------------------------------- output.path
+
+
+def _path_warnings(output_path: str, fmt: str = "csv") -> list[Any]:
+    from exportspec.spec.pipeline import check_document
+
+    text = (
+        "version: 1\nname: n\nvars:\n  ext: {type: string, default: json}\n"
+        f"export: {{format: {fmt}}}\noutput:\n  path: {json.dumps(output_path)}\n"
+    )
+    result = check_document(document(text), RenderInputs(NOW))
+    assert result.ok, result.diagnostics
+    return [
+        (d.severity, d.position, d.json_path, d.message)
+        for d in result.diagnostics
+        if d.json_path == ("output", "path")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "path", "written"),
+    [
+        ("csv", "exports/n.json", "'.json'"),
+        ("csv", "exports/n.JSON", "'.JSON'"),
+        ("table_json", "exports/n.csv", "'.csv'"),
+        ("native_json", "n.csv", "'.csv'"),
+    ],
+)
+def test_an_output_path_extension_that_contradicts_the_format_is_a_warning(
+    fmt: str, path: str, written: str
+) -> None:
+    holds, wanted = ("CSV", "'.csv'") if fmt == "csv" else ("JSON", "'.json'")
+    assert _path_warnings(path, fmt) == [
+        (
+            "warning",
+            Position(7, 9),
+            ("output", "path"),
+            f"output.path {path!r} ends in {written}, but export.format is {fmt!r}: "
+            f"the file will hold {holds}; name it {wanted}",
+        )
+    ]
+
+
+def test_a_rendered_output_path_is_checked_and_names_its_template() -> None:
+    (found,) = _path_warnings("exports/{{ name }}.{{ ext }}")
+    assert found[:3] == ("warning", Position(7, 9), ("output", "path"))
+    assert found[3].startswith("output.path 'exports/n.json' ends in '.json', but export.format")
+    assert found[3].endswith(
+        "(from template 'exports/{{ name }}.{{ ext }}' with ext='json', name='n')"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "path"),
+    [
+        ("csv", "n.csv"),
+        ("csv", "n.CSV"),
+        ("table_json", "n.json"),
+        ("native_json", "out/n.json"),
+        ("csv", "n.txt"),
+        ("table_json", "n.jsonl"),
+        ("csv", "json"),
+        ("csv", "exports.json/n"),
+    ],
+)
+def test_a_matching_or_another_extension_is_fine(fmt: str, path: str) -> None:
+    assert _path_warnings(path, fmt) == []

@@ -9,7 +9,7 @@ import click
 
 from exportspec.cli.boundary import print_diagnostics, writing_stdout
 from exportspec.cli.options import OUTPUT_FILE, render_options, require_file_name
-from exportspec.gitops.inputs import project_for, render_inputs
+from exportspec.gitops.inputs import project_for, render_inputs, undeclared_environment_vars
 
 
 @click.command("compile")
@@ -40,6 +40,7 @@ def compile_(
     from exportspec.spec.pipeline import compile_spec
 
     project = project_for([spec])
+    print_diagnostics(undeclared_environment_vars(project, [spec]))
     inputs = render_inputs(project, environment, var_assignments, vars_files, now)
     result = compile_spec(spec, inputs)
     print_diagnostics(result.diagnostics)

@@ -9,10 +9,16 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
-from exportspec.cli.boundary import writing_stdout
+from exportspec.cli.boundary import print_diagnostics, writing_stdout
 from exportspec.cli.options import output_format_option, render_options
 from exportspec.errors import ExitCode, ReportedFailure, SpecInvalidError, UsageError
-from exportspec.gitops.inputs import project_for, project_spec_files, render_inputs, spec_paths
+from exportspec.gitops.inputs import (
+    project_for,
+    project_spec_files,
+    render_inputs,
+    spec_paths,
+    undeclared_environment_vars,
+)
 
 if TYPE_CHECKING:
     from exportspec.gitops.models import Lock
@@ -47,6 +53,7 @@ def _compile_all(
     from exportspec.spec.pipeline import check_specs
 
     project = project_for(paths)
+    print_diagnostics(undeclared_environment_vars(project, paths))
     lock = read_lock(project)
     if warn_environment:
         from exportspec.gitops.lock import environment_mismatch

@@ -9,10 +9,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from exportspec.cli.boundary import writing_stdout
+from exportspec.cli.boundary import print_diagnostics, writing_stdout
 from exportspec.cli.options import output_format_option, render_options
 from exportspec.errors import ExitCode, ReportedFailure, SpecInvalidError
-from exportspec.gitops.inputs import project_for, project_spec_files, render_inputs, spec_paths
+from exportspec.gitops.inputs import (
+    project_for,
+    project_spec_files,
+    render_inputs,
+    spec_paths,
+    undeclared_environment_vars,
+)
 from exportspec.spec.models import Diagnostic
 
 if TYPE_CHECKING:
@@ -51,6 +57,7 @@ def validate(
 
     project = project_for(paths)
     roots = spec_paths(paths, project)
+    print_diagnostics(undeclared_environment_vars(project, paths))
     if locked:
         from exportspec.gitops.lock import environment_mismatch, read_lock
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from exportspec.errors import UsageError
 from exportspec.gitops.project import Project, load_project
 from exportspec.spec.load import iter_spec_files
+from exportspec.spec.models import Diagnostic, JsonPath
 from exportspec.spec.variables import (
     RenderInputs,
     VariableLayer,
+    declared_names,
     load_vars_files,
     parse_now,
     parse_var_assignments,
@@ -70,6 +73,49 @@ def _project_roots(project: Project) -> list[Path]:
 def project_spec_files(project: Project) -> Iterator[Path]:
     """Every spec file of the project: under its spec roots that exist."""
     return iter_spec_files(root for root in _project_roots(project) if root.exists())
+
+
+def undeclared_environment_vars(project: Project, paths: Sequence[Path] = ()) -> list[Diagnostic]:
+    """A warning for each variable an environment of exportspec.toml sets and no spec
+    declares (a misspelt name would quietly leave the spec's default in the body).
+
+    Every environment counts, not only the selected one, and every spec under the project's
+    spec roots (and under `paths`, which may lie outside them): checking one spec never
+    warns about another's variables. Nothing is said while a spec does not load, as it may
+    declare them.
+    """
+    from exportspec.spec.load import LoadError, load_document
+    from exportspec.spec.validate import sort_diagnostics
+
+    document = project.document
+    settings = [(env.name, env.vars) for env in project.environments.values() if env.vars]
+    if document is None or not settings:
+        return []
+    roots = [root for root in _project_roots(project) if root.exists()]
+    try:
+        declared = declared_names(load_document(p) for p in iter_spec_files([*roots, *paths]))
+    except LoadError:
+        return []
+    warnings = []
+    for environment, values in settings:
+        for name in values:
+            if name in declared:
+                continue
+            close = difflib.get_close_matches(name, sorted(declared), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            path: JsonPath = ("environments", environment, "vars", name)
+            warnings.append(
+                Diagnostic(
+                    str(document.path),
+                    f"environment {environment!r} sets variable {name!r}, which no spec "
+                    f"declares{hint}",
+                    document.source_map.key_position(path),
+                    path,
+                    "warning",
+                    rule="undeclared-variable",
+                )
+            )
+    return sort_diagnostics(warnings)
 
 
 def spec_paths(paths: Sequence[Path], project: Project) -> list[Path]:

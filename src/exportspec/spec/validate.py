@@ -326,6 +326,10 @@ def _semantic_checks(
             "undocumented-format",
             "warning",
         )
+    output = data.get("output")
+    mismatch = _extension_mismatch(body, output) if isinstance(output, dict) else None
+    if mismatch is not None:
+        report(("output", "path"), mismatch, "output-extension", "warning")
 
     # JSON Schema counts 2.0 as an integer; the API wants it written without a fraction.
     # (1.5 already fails the schema's `type: integer`.)
@@ -360,6 +364,29 @@ def _semantic_checks(
             else:
                 seen[column] = index
     return found
+
+
+#: The file extension each body format's export is written as.
+_EXTENSION_OF = {"csv": ".csv", "table_json": ".json", "native_json": ".json"}
+
+
+def _extension_mismatch(body: Mapping[str, Any], output: Mapping[str, Any]) -> str | None:
+    """A rendered `output.path` whose extension says CSV for a JSON export or the reverse."""
+    fmt, path = body.get("format"), output.get("path")
+    if not isinstance(fmt, str) or fmt not in _EXTENSION_OF or not isinstance(path, str):
+        return None
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, written = name.rpartition(".")
+    wanted = _EXTENSION_OF[fmt]
+    if not (stem and dot) or f".{written.lower()}" not in _EXTENSION_OF.values():
+        return None  # no extension, or one that says nothing about the format (.txt)
+    if f".{written.lower()}" == wanted:
+        return None
+    holds = "CSV" if wanted == ".csv" else "JSON"
+    return (
+        f"output.path {path!r} ends in '.{written}', but export.format is {fmt!r}: "
+        f"the file will hold {holds}; name it {wanted!r}"
+    )
 
 
 @cache

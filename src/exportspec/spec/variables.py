@@ -19,6 +19,46 @@ from exportspec.errors import SpecInvalidError, UsageError, abridged
 from exportspec.jsontext import StrictJsonError, loads_strict
 from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument, Position
 
+#: The `format` names a variable may declare: every one is checked (jsonschema's checkers,
+#: from its `format-nongpl` extra). The `format` enum of `$defs/variable` in
+#: schemas/spec.schema.json and the list in docs/spec-format.md are this, in this order.
+SUPPORTED_FORMATS = (
+    "date",
+    "date-time",
+    "duration",
+    "email",
+    "hostname",
+    "idn-email",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "iri",
+    "iri-reference",
+    "json-pointer",
+    "regex",
+    "relative-json-pointer",
+    "time",
+    "uri",
+    "uri-reference",
+    "uri-template",
+    "uuid",
+)
+
+#: The YAML 1.2 core schema's booleans, the only ones `--var` takes.
+_BOOLEANS = {
+    "true": True,
+    "True": True,
+    "TRUE": True,
+    "false": False,
+    "False": False,
+    "FALSE": False,
+}
+#: What other configuration languages (YAML 1.1, INI, env files) take for a boolean.
+_BOOLEAN_LOOKALIKES = {
+    **dict.fromkeys(("yes", "y", "on", "1"), "true"),
+    **dict.fromkeys(("no", "n", "off", "0"), "false"),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class VariableLayer:
@@ -140,6 +180,20 @@ def resolve_variables(
     problems: list[Diagnostic] = []
     for name, declaration in declarations.items():
         decl_path: JsonPath = ("vars", name)
+        unchecked = _unchecked_format(declaration)
+        if unchecked is not None:
+            format_path: JsonPath = (*decl_path, "format")
+            problems.append(
+                Diagnostic(
+                    shown,
+                    f"variable {name!r}: format {unchecked!r} cannot be checked by this "
+                    "installation: install jsonschema[format-nongpl]",
+                    source_map.value_position(format_path),
+                    format_path,
+                    rule="variable-format",
+                )
+            )
+            continue
         checker = _declaration_validator(declaration)
         if "default" in declaration:
             default_path: JsonPath = (*decl_path, "default")
@@ -223,11 +277,17 @@ def convert_cli_value(text: str, declared_type: Any) -> Any:
             raise ValueError("not a number") from None
         return int(number) if number.is_integer() and "." not in text else number
     if declared_type == "boolean":
-        lowered = text.strip().lower()
-        if lowered in ("true", "1", "yes"):
-            return True
-        if lowered in ("false", "0", "no"):
-            return False
+        word = text.strip()
+        if word in _BOOLEANS:
+            return _BOOLEANS[word]
+        meant = _BOOLEAN_LOOKALIKES.get(word.lower())
+        if meant is None and word.lower() in ("true", "false"):
+            meant = word.lower()
+        if meant is not None:
+            raise ValueError(
+                "not a boolean (YAML 1.2 booleans are true, True, TRUE, false, False and "
+                f"FALSE); write {meant}"
+            )
         raise ValueError("not a boolean (use true or false)")
     if declared_type in ("array", "object"):
         try:
@@ -270,6 +330,17 @@ def _validator_for(canonical: str) -> Any:
     return SchemaValidator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+def _unchecked_format(declaration: Mapping[str, Any]) -> str | None:
+    """The declared format when this installation has no checker for it (jsonschema would
+    let every value pass): its `format-nongpl` packages are missing."""
+    from jsonschema import Draft202012Validator
+
+    name = declaration.get("format")
+    if name in SUPPORTED_FORMATS and name not in Draft202012Validator.FORMAT_CHECKER.checkers:
+        return str(name)
+    return None
+
+
 def _check(  # noqa: PLR0917 - a private helper with one call shape
     checker: Any,
     value: Any,
@@ -279,9 +350,25 @@ def _check(  # noqa: PLR0917 - a private helper with one call shape
     path: JsonPath,
 ) -> list[Diagnostic]:
     return [
-        Diagnostic(file, f"{what}: {error.message}", position, path, rule="variable-value")
+        Diagnostic(file, f"{what}: {_explained(error)}", position, path, rule="variable-value")
         for error in checker.iter_errors(value)
     ]
+
+
+def _explained(error: Any) -> str:
+    """jsonschema's message, plus what to write when a date-time or time lacks its offset."""
+    from jsonschema import Draft202012Validator
+
+    message = str(error.message)
+    fmt, value = error.validator_value, error.instance
+    if (
+        error.validator == "format"
+        and fmt in ("date-time", "time")
+        and isinstance(value, str)
+        and Draft202012Validator.FORMAT_CHECKER.conforms(f"{value}Z", fmt)
+    ):
+        return f"{message}: RFC 3339 needs a UTC offset, e.g. {value + 'Z'!r}"
+    return message
 
 
 def declared_names(documents: Iterable[LoadedDocument]) -> set[str]:
