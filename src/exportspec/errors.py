@@ -25,7 +25,11 @@ class ExitCode(enum.IntEnum):
     REFUSED = 4
     TRANSIENT = 5
     PLAN_CHANGED = 6
+    #: Hung up (128 + SIGHUP): the terminal went away.
+    HANGUP = 129
     INTERRUPTED = 130
+    #: Quit (128 + SIGQUIT, Ctrl-\\).
+    QUIT = 131
     #: The reader of stdout went away (128 + SIGPIPE, as for any Unix tool).
     BROKEN_PIPE = 141
     #: Stopped by SIGTERM (128 + 15).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import random
 import stat
 from pathlib import Path
@@ -88,6 +89,7 @@ def test_a_file_sink_restarts_and_names_its_output_on_errors(tmp_path: Path) -> 
     sink.restart()
     sink.write(b"whole\n")
     sink.commit()
+    sink.close()
     assert (tmp_path / "out.csv").read_bytes() == b"whole\n"
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a folder")
@@ -109,3 +111,46 @@ def test_a_stream_sink_can_restart_only_before_its_first_byte() -> None:
 def test_stdout_closed_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="stdout is closed"):
         open_sink(None, None)
+
+
+def test_an_abandoned_temporary_file_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    """A run killed by SIGKILL or a power cut leaves its temporary file, unlocked."""
+    target = tmp_path / "out.csv"
+    abandoned = tmp_path / ".out.csv.abcd1234.part"
+    abandoned.write_bytes(b"half an export")
+    other = tmp_path / ".out.csv.old.abcd1234.part"  # another output's: left alone
+    other.write_bytes(b"x")
+    with AtomicFile(target) as file:
+        assert not abandoned.exists()
+        file.write(b"new\n")
+        file.commit()
+    assert other.exists()
+    assert parts(tmp_path) == [other]
+
+
+def test_a_second_writer_of_the_same_output_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    with AtomicFile(target) as first:
+        with pytest.raises(ConfigError, match="another exportspec run is writing"):
+            AtomicFile(target)
+        first.write(b"first\n")
+        first.commit()
+    assert target.read_bytes() == b"first\n"
+
+
+def test_a_commit_waits_while_another_run_holds_its_committed_output(tmp_path: Path) -> None:
+    """Between its commit and its close (the run record), a run keeps the output locked:
+    another run's commit cannot slip in between."""
+    fcntl = pytest.importorskip("fcntl")
+    target = tmp_path / "out.csv"
+    first = AtomicFile(target)
+    first.write(b"first\n")
+    first.commit()
+    probe = os.open(target, os.O_RDONLY)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        first.close()
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released with the close
+    finally:
+        os.close(probe)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +18,11 @@ from types import TracebackType
 from typing import BinaryIO, Protocol, Self
 
 from exportspec.errors import ConfigError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: no locks, no sweeping
+    fcntl = None  # type: ignore[assignment]
 
 
 def is_special_file(path: Path) -> bool:
@@ -48,7 +54,11 @@ class AtomicFile:
     """A temporary file beside `target` that replaces it on `commit()`, and only then.
 
     A symlinked target keeps its link: the file it points to is replaced. As a context
-    manager, any exception (Ctrl-C included) removes the temporary file.
+    manager, any exception (Ctrl-C included) removes the temporary file. The temporary
+    file is locked (flock) while it lives, and after the commit until `close()`: so a
+    later run of the same output tells an abandoned one (SIGKILL, power cut: removed)
+    from a live one (refused), and two runs never interleave a commit and what follows
+    it (a run record).
     """
 
     def __init__(self, target: Path, *, private: bool = True) -> None:
@@ -60,10 +70,13 @@ class AtomicFile:
         # locks and run records get the usual permissions (`private=False`). The name is
         # cut so that prefix, random part and suffix fit in 255 bytes.
         prefix = "." + _cut_utf8(self._final.name, 200) + "."
+        _sweep(folder, prefix, target)
         fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".part")
         self.temp_path = Path(name)
         self._file: BinaryIO | None = None
+        self._committed = False
         try:
+            _lock(fd, wait=False)
             if not private and hasattr(os, "fchmod"):
                 os.fchmod(fd, 0o666 & ~_umask())
             self._file = os.fdopen(fd, "wb")
@@ -84,14 +97,26 @@ class AtomicFile:
         self._file.truncate()
 
     def commit(self) -> None:
-        """fsync, rename over the target, fsync the folder: complete and durable, or absent."""
-        assert self._file is not None
+        """fsync, rename over the target, fsync the folder: complete and durable, or absent.
+
+        The file stays open and locked until `close()`: another run's commit waits.
+        """
+        assert self._file is not None and not self._committed
         self._file.flush()
         os.fsync(self._file.fileno())
-        file, self._file = self._file, None
-        file.close()
-        self.temp_path.replace(self._final)
+        with _target_locked(self._final):
+            self.temp_path.replace(self._final)
+            self._committed = True
         fsync_folder(self._final.parent)
+
+    def close(self) -> None:
+        """Release the file (and its lock); before a commit, this discards it."""
+        if not self._committed:
+            self.discard()
+            return
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
 
     def discard(self) -> None:
         """Close and remove the temporary file; the target is untouched."""
@@ -99,8 +124,9 @@ class AtomicFile:
         if file is not None:
             with contextlib.suppress(OSError):  # a full disk fails the final flush again
                 file.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.temp_path.unlink()
+        if not self._committed:
+            with contextlib.suppress(FileNotFoundError):
+                self.temp_path.unlink()
 
     def __enter__(self) -> Self:
         return self
@@ -113,6 +139,59 @@ class AtomicFile:
     ) -> None:
         if exc_type is not None:
             self.discard()
+        else:
+            self.close()
+
+
+#: mkstemp's random part: eight of these characters.
+_RANDOM = r"[a-z0-9_]{8}"
+
+
+def _sweep(folder: Path, prefix: str, target: Path) -> None:
+    """Remove this output's abandoned temporary files; refuse when a live run writes it."""
+    if fcntl is None:
+        return
+    pattern = re.compile(re.escape(prefix) + _RANDOM + r"\.part")
+    with os.scandir(folder) as entries:
+        candidates = [entry.path for entry in entries if pattern.fullmatch(entry.name)]
+    for path in candidates:
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue  # gone meanwhile, or not ours to open
+        try:
+            _lock(fd, wait=False)
+        except BlockingIOError:
+            raise ConfigError(
+                f"another exportspec run is writing {target} now (its temporary file "
+                f"{Path(path).name} is locked); wait for it, or write elsewhere with -o"
+            ) from None
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                Path(path).unlink()  # abandoned by a run that was killed
+        finally:
+            os.close(fd)
+
+
+def _lock(fd: int, *, wait: bool) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+
+
+@contextlib.contextmanager
+def _target_locked(final: Path) -> Iterator[None]:
+    """Hold the current target's lock (another run's commit, until it has written its
+    record) while renaming over it."""
+    try:
+        fd = os.open(final, os.O_RDONLY)
+    except OSError:
+        yield  # no target yet (or none to lock)
+        return
+    try:
+        _lock(fd, wait=True)
+        yield
+    finally:
+        os.close(fd)
 
 
 class Sink(Protocol):
@@ -125,6 +204,8 @@ class Sink(Protocol):
     def restart(self) -> None: ...
 
     def commit(self) -> None: ...
+
+    def close(self) -> None: ...
 
     def discard(self) -> None: ...
 
@@ -160,6 +241,9 @@ class FileSink:
             self._file.discard()
             raise output_error(self._target, exc) from None
 
+    def close(self) -> None:
+        self._file.close()
+
     def discard(self) -> None:
         self._file.discard()
 
@@ -193,6 +277,9 @@ class StreamSink:
     def commit(self) -> None:
         with self._errors():
             self._stream.flush()
+
+    def close(self) -> None:
+        pass
 
     def discard(self) -> None:
         pass

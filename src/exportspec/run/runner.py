@@ -98,14 +98,15 @@ def run(
         live = messages is not None and messages.isatty()
         progress = Progress(messages, live=live)
         result = export(
-            options.request, settings, target, progress=progress, stdout=stdout, sleep=sleep
+            options.request,
+            settings,
+            target,
+            progress=progress,
+            stdout=stdout,
+            sleep=sleep,
+            record=wants_record,
         )
-    try:
-        record = records.write_run_record(result) if wants_record else None
-    except ConfigError as exc:
-        raise ConfigError(
-            f"the export is complete in {target}, but its run record is not: {exc}"
-        ) from None
+    record = records.record_path_for(target) if target is not None and wants_record else None
     return RunOutcome(result=result, record=record)
 
 
@@ -117,10 +118,13 @@ def export(
     progress: Progress | None = None,
     stdout: BinaryIO | None = None,
     sleep: Callable[[float], None] | None = None,
+    record: bool = False,
 ) -> RunResult:
     """Send the body, stream the response to `output` (None: `stdout`), return what happened.
 
-    Raises RefusedError (not retried), TransientError (attempts or deadline exhausted),
+    With `record`, the run record is written beside the output before the output is
+    released, so a concurrent run of the same output cannot commit in between. Raises
+    RefusedError (not retried), TransientError (attempts or deadline exhausted),
     ConfigError (the output cannot be written, the settings will never work).
     """
     progress = progress or Progress(None)
@@ -163,20 +167,31 @@ def export(
         raise
     finally:
         progress.done()
-    return RunResult(
-        request=request,
-        url=url,
-        base_url=settings.base_url,
-        project_token=settings.project_token,
-        output_path=output,
-        status=status,
-        attempts=made,
-        started_at=started,
-        finished_at=dt.datetime.now(dt.UTC),
-        size=transfer.size,
-        sha256=transfer.sha256,
-        rows=transfer.rows,
-    )
+    try:
+        result = RunResult(
+            request=request,
+            url=url,
+            base_url=settings.base_url,
+            project_token=settings.project_token,
+            output_path=output,
+            status=status,
+            attempts=made,
+            started_at=started,
+            finished_at=dt.datetime.now(dt.UTC),
+            size=transfer.size,
+            sha256=transfer.sha256,
+            rows=transfer.rows,
+        )
+        if record:
+            try:
+                records.write_run_record(result)
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"the export is complete in {output}, but its run record is not: {exc}"
+                ) from None
+    finally:
+        sink.close()
+    return result
 
 
 def _restart(sink: Sink, attempts: int, failure: Retryable) -> None:
