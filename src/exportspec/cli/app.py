@@ -96,7 +96,8 @@ def main(traceback: bool) -> None:
     would, `compile` prints the exact request body, `run` sends it and streams the
     export to disk. Try it without an account: `exportspec run specs/all-customers.yaml --sandbox`.
 
-    Exit codes: 0 ok, 1 invalid spec, 2 usage, 3 configuration, 4 refused by the API,
-    5 transient failure after retries, 6 plan found changes, 130 interrupted,
-    141 stdout reader left, 143 terminated.
+    \b
+    Exit codes: 0 ok, 1 invalid spec, 2 usage, 3 configuration,
+    4 refused by the API, 5 transient failure after retries, 6 plan found changes,
+    129 hung up, 130 interrupted, 131 quit, 141 stdout reader left, 143 terminated.
     """

@@ -143,7 +143,8 @@ def run(
     records how it was made. Credentials come from EXPORTSPEC_API_KEY_ID and
     EXPORTSPEC_API_SECRET only. Exit codes: 1 invalid spec, 2 usage, 3 configuration,
     4 refused by the API, 5 transient failure after retries, 130 interrupted (Ctrl-C),
-    141 the reader of -o - left, 143 terminated; a failed run leaves no partial file.
+    129/131/143 hung up, quit, terminated, 141 the reader of -o - left; a failed run
+    leaves no partial file.
     """
     from exportspec.gitops.inputs import project_for, render_inputs, undeclared_environment_vars
     from exportspec.run.models import ExportRequest
