@@ -116,6 +116,254 @@ def test_standard_tags_that_fit_json_are_accepted() -> None:
     }
 
 
+# --------------------------------------------------------------------------- YAML 1.2 strictly
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("v: !custom [1]\n", "'!custom'"),
+        ("v: !!map [1]\n", "'!!map'"),
+        ("v: !!str [1]\n", "'!!str'"),
+        ("v: !!set [1]\n", "'!!set'"),
+        ("v: !!seq {a: 1}\n", "'!!seq'"),
+        ("v: !!omap {a: 1}\n", "'!!omap'"),
+        ("v: !!map x\n", "'!!map'"),
+        ("v: !!seq\n", "'!!seq'"),
+        ("v: !<tag:example.com,2000:x> [1]\n", "'!<tag:example.com,2000:x>'"),
+        ("v: &a !local\n  - 1\n", "'!local'"),
+    ],
+)
+def test_only_the_standard_tag_of_each_node_kind_is_accepted(text: str, shown: str) -> None:
+    error = fail(text)
+    assert error.diagnostic.rule == "tag"
+    assert shown in error.diagnostic.message
+    assert "''" not in error.diagnostic.message
+    assert error.diagnostic.position == Position(1, 4)
+    assert error.diagnostic.json_path == ("v",)
+
+
+def test_a_tag_from_a_tag_directive_is_named_as_written_and_resolved() -> None:
+    error = fail("%TAG !e! tag:example.com,2000:app/\n---\nv: !e!foo [1]\n")
+    assert "'!e!foo' (tag:example.com,2000:app/foo)" in error.diagnostic.message
+    assert error.diagnostic.position == Position(3, 4)
+
+
+def test_standard_tags_on_collections_and_the_non_specific_tag_are_accepted() -> None:
+    text = "a: !!seq [1]\nb: !!map {x: 1}\nc: ! [1]\nd: ! {x: 1}\ne: &e !!seq\n  - 1\n"
+    assert load(text).data == {"a": [1], "b": {"x": 1}, "c": [1], "d": {"x": 1}, "e": [1]}
+
+
+EXPLICIT_TAGS = [
+    ('!!int "7"', 7),
+    ("!!int 0o17", 15),
+    ("!!int 0x1F", 31),
+    ("!!int -3", -3),
+    ("!!float 1", 1.0),
+    ('!!float "-2e3"', -2000.0),
+    ("!!float .5", 0.5),
+    ('!!bool "TRUE"', True),
+    ("!!bool False", False),
+    ("!!null", None),
+    ('!!null ""', None),
+    ("!!null ~", None),
+    ("!!null NULL", None),
+    ("!!str 12", "12"),
+    ("!!str true", "true"),
+    ("!!str ~", "~"),
+    ("!!str", ""),
+    ("!!str |\n  x", "x\n"),
+    ("! 12", "12"),
+    ("! true", "true"),
+    ("! ~", "~"),
+    ("!<tag:yaml.org,2002:str> 1", "1"),
+]
+
+
+@pytest.mark.parametrize(("written", "expected"), EXPLICIT_TAGS, ids=[w for w, _ in EXPLICIT_TAGS])
+def test_explicit_core_tags_take_their_yaml_1_2_forms(written: str, expected: Any) -> None:
+    value = load(f"v: {written}\n").data["v"]
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+BAD_FORMS = [
+    ('!!int " 1 "', "'!!int'"),
+    ("!!int 1.0", "'!!int'"),
+    ("!!int 1_000", "'!!int'"),
+    ("!!int", "'!!int'"),
+    ("!!int 0b1", "'!!int'"),
+    ("!!bool yes", "'!!bool'"),
+    ("!!bool tRUE", "'!!bool'"),
+    ("!!bool 1", "'!!bool'"),
+    ("!!null nil", "'!!null'"),
+    ("!!null 0", "'!!null'"),
+    ('!!float "1_0"', "'!!float'"),
+    ('!!float " 1"', "'!!float'"),
+    ("!!float nan", "'!!float'"),
+    ("!!float infinity", "'!!float'"),
+]
+
+
+@pytest.mark.parametrize(("written", "tag"), BAD_FORMS, ids=[w for w, _ in BAD_FORMS])
+def test_explicit_core_tags_refuse_other_forms(written: str, tag: str) -> None:
+    error = fail(f"a:\n  v: {written}\n")
+    assert error.diagnostic.rule == "tag"
+    assert tag in error.diagnostic.message
+    assert "YAML 1.2" in error.diagnostic.message
+    assert error.diagnostic.position == Position(2, 6)
+    assert error.diagnostic.json_path == ("a", "v")
+
+
+def test_a_huge_explicit_integer_is_a_short_located_error() -> None:
+    error = fail("v: !!int " + "9" * 5000 + "\n")
+    assert error.diagnostic.position == Position(1, 4)
+    assert len(error.diagnostic.message) < 200
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "read_as"),
+    [
+        ("1: x\n", Position(1, 1), "an integer"),
+        ("a:\n  0x1F: x\n", Position(2, 3), "an integer"),
+        ("true: x\n", Position(1, 1), "a boolean"),
+        ("a: 1\nFalse: x\n", Position(2, 1), "a boolean"),
+        ("~: x\n", Position(1, 1), "null"),
+        ("null: x\n", Position(1, 1), "null"),
+        ("? \n: x\n", Position(1, 2), "null"),
+        ("1.5: x\n", Position(1, 1), "a float"),
+        ("!!int 1: x\n", Position(1, 1), "an integer"),
+        ("[{1: x}]\n", Position(1, 3), "an integer"),
+    ],
+)
+def test_mapping_keys_must_be_strings(text: str, position: Position, read_as: str) -> None:
+    error = fail(text)
+    assert error.diagnostic.rule == "key-type"
+    assert error.diagnostic.position == position
+    assert read_as in error.diagnostic.message
+    assert "quote it" in error.diagnostic.message
+
+
+def test_quoted_and_tagged_keys_are_strings() -> None:
+    text = '"1": a\n\'true\': b\n!!str ~: c\n! 2: d\n"": e\n"null": f\n'
+    data = load(text).data
+    assert data == {"1": "a", "true": "b", "~": "c", "2": "d", "": "e", "null": "f"}
+
+
+@pytest.mark.parametrize(
+    "second", ['"a"', "'a'", "!!str a", "! a", '"\\x61"', "? |-\n  a\n", "&k a"]
+)
+def test_duplicate_keys_are_compared_after_resolution(second: str) -> None:
+    error = fail(f"a: 1\n{second}: 2\n")
+    assert error.diagnostic.rule == "duplicate-key"
+    assert error.diagnostic.position == Position(2, 3 if second.startswith("?") else 1)
+    assert "'a'" in error.diagnostic.message
+
+
+@pytest.mark.parametrize(("text", "position"), [("{ ?foo: bar }\n", (1, 3)), ("a: [?x]\n", (1, 5))])
+def test_a_question_mark_glued_to_a_flow_key_is_an_error(
+    text: str, position: tuple[int, int]
+) -> None:
+    error = fail(text)
+    assert error.diagnostic.position == Position(*position)
+    assert "explicit key" in error.diagnostic.message
+    assert load('{"?foo": bar, ? baz: 1}\n').data == {"?foo": "bar", "baz": 1}
+
+
+def test_a_yaml_1_1_merge_key_is_an_error_with_a_hint() -> None:
+    error = fail("base: &b {x: 1}\nuse:\n  <<: *b\n  y: 2\n")
+    assert error.diagnostic.rule == "merge-key"
+    assert error.diagnostic.position == Position(3, 3)
+    assert "YAML 1.1" in error.diagnostic.message
+    assert load('use:\n  "<<": 1\n').data == {"use": {"<<": 1}}
+
+
+def test_anchor_names_libyaml_would_cut_short_are_errors() -> None:
+    error = fail("key: &an:chor value\n")
+    assert error.diagnostic.rule == "anchor-name"
+    assert "'&an:chor'" in error.diagnostic.message
+    assert error.diagnostic.position == Position(1, 6)
+    assert load("a: &x-y_1 v\nb: *x-y_1\n").data == {"a": "v", "b": "v"}
+
+
+def test_an_undefined_alias_names_the_missing_anchor() -> None:
+    error = fail("a: *nope\n")
+    assert error.diagnostic.position == Position(1, 4)
+    assert "'*nope'" in error.diagnostic.message
+    assert "'&nope'" in error.diagnostic.message
+
+
+def test_a_redefined_anchor_names_it_and_both_places() -> None:
+    error = fail("a: &x 1\nb: !!int &x 2\nc: *x\n")
+    assert error.diagnostic.position == Position(2, 4)
+    assert "'&x'" in error.diagnostic.message
+    assert "line 1, column 4" in error.diagnostic.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "%YAML 1.2\n---\na: 1\n",
+        "# c\n%YAML 1.2 # c\n---\na: 1\n",
+        "%TAG ! tag:yaml.org,2002:\n---\na: !int 1\n",
+    ],
+)
+def test_yaml_1_2_and_tag_directives_are_accepted(text: str) -> None:
+    assert load(text).data == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        ("%YAML 1.1\n---\na: 1\n", Position(1, 1)),
+        ("# old\n%YAML 1.1\n---\na: yes\n", Position(2, 1)),
+        ("%YAML 1.3\n---\na: 1\n", Position(1, 1)),
+        ("%YAML 2.0\n---\na: 1\n", Position(1, 1)),
+    ],
+)
+def test_other_yaml_versions_are_refused_at_the_directive(text: str, position: Position) -> None:
+    error = fail(text)
+    assert error.diagnostic.rule == "yaml-version"
+    assert error.diagnostic.position == position
+    assert "%YAML 1.2" in error.diagnostic.message
+
+
+SYNTAX_HINTS = [
+    ("export:\n  format: csv\n   timezone: UTC\n", (3, 12), "missing space after a colon"),
+    ("export:\n  format:csv\n  timezone: UTC\n", (3, 11), "wrong indent"),
+    ("description: Note: read me\n", (1, 18), "contains ': '"),
+    ("export:\n  format: csv\n timezone: UTC\n", (3, 2), "wrong indent"),
+    ("list:\n  - a\n  b: 1\n", (3, 3), "wrong indent"),
+    ("a: 'it's'\n", (1, 8), "write '' for '"),
+    ("a: - b\n", (1, 4), "next line"),
+    ('a: "C:\\path"\n', (1, 7), "backslash"),
+    ('a: "unclosed\nb: 1\n', (3, 1), "not closed"),
+    ("export:\n  format: csv\n  timezone\n", (4, 1), "without its ':'"),
+    ("a: @x\n", (1, 4), "quote"),
+    ("a: `x`\n", (1, 4), "quote"),
+    ("a: %x\n", (1, 4), "quote"),
+    ("a: *\n", (1, 5), "quote"),
+    ("%FOO bar\n---\na: 1\n", (1, 5), "%YAML 1.2 and %TAG"),
+    ("{a: 1}}\n", (1, 7), "extra bracket"),
+    ("a: 1\n...\nb: 2\n", (3, 1), "follows the end of the document"),
+    ("a: [1]]\n", (1, 7), "closing bracket"),
+    ('a: "x" y\n', (1, 8), 'write \\"'),
+    ("a: |\nb", (2, 2), None),
+    ("a: {type: id id: x}\n", (1, 16), "',' missing"),
+]
+
+
+@pytest.mark.parametrize(("text", "where", "hint"), SYNTAX_HINTS)
+def test_common_yaml_syntax_errors_get_a_hint(
+    text: str, where: tuple[int, int], hint: str | None
+) -> None:
+    error = fail(text)
+    assert error.diagnostic.rule == "syntax"
+    assert error.diagnostic.position == Position(*where)
+    if hint is not None:
+        assert hint in error.diagnostic.message
+
+
 # --------------------------------------------------------------------------- YAML positions
 
 

@@ -1,11 +1,14 @@
 """YAML 1.2 (core schema) through libyaml's composer: plain values plus where each was written.
 
-We build values from the node tree ourselves, with duplicate-key errors and a bound on
-alias expansion.
+We build values from the node tree ourselves, strictly: only the core schema's tags (each on
+its own node kind, in its own forms), string keys compared after resolution, duplicate-key
+errors, a bound on alias expansion, `%YAML 1.2` or no version directive, and a hint on the
+syntax errors users meet most.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
@@ -63,33 +66,39 @@ class _Composer(_Parser, _CoreResolver):
         _CoreResolver.__init__(self)
 
 
-_STR = "tag:yaml.org,2002:str"
+_CORE = "tag:yaml.org,2002:"
+_STR, _SEQ, _MAP = _CORE + "str", _CORE + "seq", _CORE + "map"
 _NULL, _BOOL, _INT, _FLOAT = (tag for tag, _, _ in _CORE_RESOLVERS)
+#: Each core scalar tag's forms (an explicit `!!int " 1 "` must match them too).
+_FORMS = {
+    tag: re.compile(pattern.removeprefix("^").removesuffix("$"))
+    for tag, pattern, _ in _CORE_RESOLVERS
+}
+_FORM_WORDS = {
+    _NULL: "a null is null, Null, NULL, ~ or nothing",
+    _BOOL: "a boolean is true, True, TRUE, false, False or FALSE",
+    _INT: "an integer is decimal, 0o octal or 0x hexadecimal, like 12, -3, 0o17, 0x1F",
+    _FLOAT: "a float is like 1.5, -2e3 or .5",
+}
+_READ_AS = {_NULL: "null", _BOOL: "a boolean", _INT: "an integer", _FLOAT: "a float"}
+
+#: Node properties as written: an anchor (`&name`) and a tag (`!x`, `!!x`, `!h!x`, `!<uri>`),
+#: in either order; neither holds whitespace or a flow indicator.
+_PROPERTY = re.compile(r"(?:&(?P<anchor>[^\s,\[\]{}]*)|(?P<tag>!<[^>]*>|![^\s,\[\]{}]*))[ \t]*")
+#: libyaml reads only these characters as an anchor name (YAML 1.2 allows more).
+_ANCHOR_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_ALIAS = re.compile(r"\*([^\s,\[\]{}]*)")
+_DIRECTIVE = re.compile(r"%(?P<name>\S*)[ \t]*(?P<arg>[^\s#]*)")
 
 
 def load_yaml(text: str, shown: str) -> tuple[Any, SourceMap]:
+    lines = text.split("\n")
+    _check_directives(lines, shown)
     composer = _Composer(text)
     try:
         node = composer.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        context = exc.context
-        began = exc.context_mark
-        if context and began is not None and mark is not None and began.line != mark.line:
-            context += f" (started at line {began.line + 1}, column {began.column + 1})"
-        message = "; ".join(str(part) for part in (context, exc.problem) if part)
-        if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
-            message += " (a tab: indent YAML with spaces)"
-        if "expected a single document" in message:
-            message = "a spec file holds one YAML document; remove the extra '---' documents"
-        raise LoadError(
-            Diagnostic(
-                shown,
-                f"YAML syntax error: {message}",
-                Position(mark.line + 1, mark.column + 1) if mark else None,
-                rule="syntax",
-            )
-        ) from None
+        raise _syntax_error(exc, lines, shown) from None
     except yaml.YAMLError as exc:
         raise LoadError(Diagnostic(shown, f"YAML error: {exc}", rule="syntax")) from None
     finally:
@@ -98,14 +107,162 @@ def load_yaml(text: str, shown: str) -> tuple[Any, SourceMap]:
         raise LoadError(
             Diagnostic(shown, "file is empty: expected a mapping", Position(1, 1), rule="empty")
         )
-    builder = _YamlBuilder(shown)
+    builder = _YamlBuilder(shown, lines)
     data = builder.build(node, (), 0)
     return data, SourceMap(builder.values, builder.keys)
 
 
-def _char_at(text: str, line: int, column: int) -> str:
-    lines = text.split("\n")
-    return lines[line][column : column + 1] if 0 <= line < len(lines) else ""
+def _check_directives(lines: list[str], shown: str) -> None:
+    """`%YAML 1.2` or no version: a `%YAML 1.1` file means `yes` and `0755` differently.
+
+    Directives are the `%` lines before the document's first other line (comments and
+    blank lines aside); libyaml checks their syntax and the `%TAG` ones.
+    """
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        directive = _DIRECTIVE.match(line)
+        if directive is None:
+            return
+        version = directive["arg"]
+        if directive["name"] == "YAML" and version != "1.2":
+            raise LoadError(
+                Diagnostic(
+                    shown,
+                    f"%YAML {version}: spec files are YAML 1.2, where yes/no/on/off are strings "
+                    "and 0755 is decimal; write %YAML 1.2 or remove the directive",
+                    Position(number, 1),
+                    rule="yaml-version",
+                )
+            )
+
+
+#: (fragment of libyaml's message, hint) for the syntax errors users meet most.
+_HINTS: tuple[tuple[str, str], ...] = (
+    (
+        "mapping values are not allowed",
+        "usually a missing space after a colon, a wrong indent, "
+        "or an unquoted value that contains ': '",
+    ),
+    (
+        "block sequence entries are not allowed",
+        "a list under a key starts on the next line, indented: 'key:' then '  - item'",
+    ),
+    (
+        "found unknown escape character",
+        "in double quotes a backslash starts an escape: write \\\\ for one, or use single quotes",
+    ),
+    (
+        "could not find expected ':'",
+        "a key without its ':', or a value continued at a key's indent",
+    ),
+    (
+        "did not find expected alphabetic or numeric character",
+        "'&' and '*' start an anchor or an alias: quote a value that starts with them; "
+        "anchor names use letters, digits, '-' and '_'",
+    ),
+    ("did not find expected ',' or", "a ',' missing between two items, or a bracket not closed"),
+    ("found unknown directive name", "only %YAML 1.2 and %TAG directives exist"),
+    (
+        "did not find expected <document start>",
+        "something follows the end of the document: an extra bracket, or a wrong indent",
+    ),
+)
+_INDENT_PROBLEMS = ("did not find expected key", "did not find expected '-' indicator")
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, lines: list[str], shown: str) -> LoadError:
+    mark = exc.problem_mark or exc.context_mark
+    context, problem = exc.context or "", exc.problem or ""
+    began = exc.context_mark
+    at = _char_at(lines, mark.line, mark.column) if mark is not None else ""
+    if "found undefined alias" in problem and mark is not None:
+        alias = _ALIAS.match(_line(lines, mark.line), mark.column)
+        name = alias[1] if alias else "?"
+        message = f"alias '*{name}' refers to no anchor: define '&{name}' before the alias"
+    elif "found duplicate anchor" in context and mark is not None and began is not None:
+        anchor, _ = _properties(lines, mark.line, mark.column)
+        message = (
+            f"anchor '&{anchor}' is defined twice (first at line {began.line + 1}, "
+            f"column {began.column + 1}); give each anchor its own name"
+        )
+    elif "expected a single document" in context + problem:
+        message = "a spec file holds one YAML document; remove the extra '---' documents"
+    else:
+        if context and began is not None and mark is not None and began.line != mark.line:
+            context += f" (started at line {began.line + 1}, column {began.column + 1})"
+        message = "; ".join(part for part in (context, problem) if part)
+        hint = _hint(context, problem, at, _line(lines, mark.line)[: mark.column] if mark else "")
+        if hint:
+            message += f" ({hint})"
+    return LoadError(
+        Diagnostic(
+            shown,
+            f"YAML syntax error: {message}",
+            _end_position(lines, mark.line, mark.column) if mark else None,
+            rule="syntax",
+        )
+    )
+
+
+def _hint(context: str, problem: str, at: str, before: str) -> str | None:
+    """A hint for libyaml's message; `at` is the character at its position, `before` the
+    text of that line before it."""
+    if at == "\t":
+        return "a tab: indent YAML with spaces"
+    if "cannot start any token" in problem and at in ("@", "`", "%"):
+        return f"a plain value cannot start with '{at}': quote the value"
+    if "unexpected end of stream" in problem and "quoted scalar" in context:
+        return "a quote is not closed"
+    if any(fragment in problem for fragment in _INDENT_PROBLEMS):
+        last = before.rstrip()[-1:]
+        if last == "'":
+            return "text after a closing quote; inside single quotes write '' for '"
+        if last == '"':
+            return 'text after a closing quote; inside double quotes write \\" for "'
+        if last in ("]", "}"):
+            return "text after a closing bracket"
+        if last:
+            return None
+        return (
+            "usually a wrong indent: the keys of one mapping, and the '-' of one list, "
+            "start in the same column"
+        )
+    for fragment, hint in _HINTS:
+        if fragment in problem:
+            return hint
+    return None
+
+
+def _end_position(lines: list[str], line: int, column: int) -> Position:
+    """A mark's position; libyaml's end of a stream without a final newline is past it."""
+    if line >= len(lines):
+        return Position(len(lines), len(lines[-1]) + 1)
+    return Position(line + 1, column + 1)
+
+
+def _line(lines: list[str], line: int) -> str:
+    return lines[line] if 0 <= line < len(lines) else ""
+
+
+def _char_at(lines: list[str], line: int, column: int) -> str:
+    return _line(lines, line)[column : column + 1]
+
+
+def _properties(lines: list[str], line: int, column: int) -> tuple[str | None, str | None]:
+    """The anchor name and the tag as written at a node's start, if any (same line only)."""
+    anchor = tag = None
+    text = _line(lines, line)
+    while (found := _PROPERTY.match(text, column)) is not None:
+        if found["anchor"] is not None and anchor is None:
+            anchor = found["anchor"]
+        elif found["tag"] is not None and tag is None:
+            tag = found["tag"]
+        else:
+            break
+        column = found.end()
+    return anchor, tag
 
 
 def _pos(node: Node) -> Position:
@@ -115,14 +272,31 @@ def _pos(node: Node) -> Position:
 class _YamlBuilder:
     """Builds plain values from composed nodes, recording positions and bounding expansion."""
 
-    def __init__(self, shown: str) -> None:
+    def __init__(self, shown: str, lines: list[str]) -> None:
         self.shown = shown
+        self.lines = lines
         self.values: dict[JsonPath, Position] = {}
         self.keys: dict[JsonPath, Position] = {}
         self.count = 0
 
     def _fail(self, node: Node, message: str, rule: str, path: JsonPath = ()) -> LoadError:
         return LoadError(Diagnostic(self.shown, message, _pos(node), path, rule=rule))
+
+    def _written_tag(self, node: Node, path: JsonPath) -> str | None:
+        """The node's tag as written (None: untagged), checking an anchor's name on the way."""
+        mark = node.start_mark
+        if _char_at(self.lines, mark.line, mark.column) not in ("&", "!"):
+            return None
+        anchor, tag = _properties(self.lines, mark.line, mark.column)
+        if anchor is not None and not _ANCHOR_NAME.fullmatch(anchor):
+            raise self._fail(
+                node,
+                f"anchor name '&{anchor}': use only letters, digits, '-' and '_' "
+                "(libyaml would read a shorter name and keep the rest as text)",
+                "anchor-name",
+                path,
+            )
+        return tag
 
     def build(self, node: Node, path: JsonPath, depth: int) -> Any:
         self.count += 1
@@ -136,24 +310,36 @@ class _YamlBuilder:
         if depth > MAX_DEPTH:
             raise self._fail(node, f"nesting is deeper than {MAX_DEPTH} levels", "too-deep", path)
         self.values.setdefault(path, _pos(node))
+        written = self._written_tag(node, path)
         if isinstance(node, ScalarNode):
-            return self._scalar(node, path)
+            value = self._scalar(node, written, path)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise self._fail(node, "NaN and infinity have no JSON form", "not-json", path)
+            return value
         if isinstance(node, SequenceNode):
+            self._collection_tag(node, written, _SEQ, "a sequence", path)
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         if isinstance(node, MappingNode):
+            self._collection_tag(node, written, _MAP, "a mapping", path)
             return self._mapping(node, path, depth)
         raise self._fail(node, f"unsupported YAML node {type(node).__name__}", "syntax", path)
 
-    def _mapping(self, node: MappingNode, path: JsonPath, depth: int) -> dict[str, Any]:
-        if node.tag not in ("tag:yaml.org,2002:map",):
+    def _collection_tag(
+        self, node: Node, written: str | None, standard: str, kind: str, path: JsonPath
+    ) -> None:
+        if node.tag != standard:
             raise self._fail(
-                node, f"unsupported YAML tag {_show_tag(node.tag)!r} on a mapping", "tag", path
+                node,
+                f"unsupported YAML tag {_show_tag(node.tag, written)} on {kind}; "
+                f"{kind} takes no tag or {_show_tag(standard)}",
+                "tag",
+                path,
             )
+
+    def _mapping(self, node: MappingNode, path: JsonPath, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
-                raise self._fail(key_node, "mapping keys must be plain strings", "key-type", path)
-            key = key_node.value
+            key = self._key(key_node, path)
             child = (*path, key)
             if key in out:
                 first = self.keys[child]
@@ -168,40 +354,98 @@ class _YamlBuilder:
             out[key] = self.build(value_node, child, depth + 1)
         return out
 
-    def _scalar(self, node: ScalarNode, path: JsonPath) -> Any:
-        tag, text = node.tag, node.value
-        try:
-            if tag == _STR:
-                return text
-            if tag == _NULL:
-                return None
-            if tag == _BOOL:
-                return text.lower() == "true"
-            if tag == _INT:
-                return _yaml_int(text)
-            if tag == _FLOAT:
-                return self._finite(node, _yaml_float(text), path)
-        except ValueError:
+    def _key(self, node: Node, path: JsonPath) -> str:
+        """A key is a string: `1`, `true`, `~` and an empty key are not (`"1"` is)."""
+        if not isinstance(node, ScalarNode):
+            kind = "a sequence" if isinstance(node, SequenceNode) else "a mapping"
             raise self._fail(
-                node, f"{text!r} is not a valid {tag.rsplit(':', 1)[-1]}", "tag", path
-            ) from None
-        raise self._fail(
-            node,
-            f"unsupported YAML tag {_show_tag(tag)!r}; use plain strings, numbers and booleans",
-            "tag",
-            path,
-        )
+                node, f"mapping keys must be plain strings, not {kind}", "key-type", path
+            )
+        mark = node.start_mark
+        glued = node.value and _char_at(self.lines, mark.line, mark.column - 1) == "?"
+        if glued and not node.style:
+            # libyaml takes `{?foo: 1}` for the explicit key `? foo`; YAML 1.2 for text `?foo`
+            raise LoadError(
+                Diagnostic(
+                    self.shown,
+                    f"'?{node.value}' as a key: write '? {node.value}' for an explicit key, "
+                    f'or quote it ("?{node.value}") for text',
+                    Position(mark.line + 1, mark.column),
+                    path,
+                    rule="syntax",
+                )
+            )
+        written = self._written_tag(node, path)
+        key = self._scalar(node, written, path)
+        if not isinstance(key, str):
+            shown = _show_text(node.value) if node.value else "an empty key"
+            raise self._fail(
+                node,
+                f"mapping keys must be plain strings; {shown} is read as {_READ_AS[node.tag]}: "
+                f"quote it ({json.dumps(node.value)}) if it is meant as text",
+                "key-type",
+                path,
+            )
+        if key == "<<" and not node.style and written is None:  # plain, untagged
+            raise self._fail(
+                node,
+                "'<<' merge keys are YAML 1.1, not 1.2: write the keys out, "
+                "or use an alias for the whole mapping",
+                "merge-key",
+                path,
+            )
+        return key
 
-    def _finite(self, node: Node, value: float, path: JsonPath) -> float:
-        if not math.isfinite(value):
-            raise self._fail(node, "NaN and infinity have no JSON form", "not-json", path)
-        return value
+    def _scalar(self, node: ScalarNode, written: str | None, path: JsonPath) -> Any:
+        """The core-schema value; an explicit tag's text must be one of that tag's forms."""
+        tag, text = node.tag, node.value
+        if tag == _STR or written == "!":  # `!` is the non-specific tag: a string
+            return text
+        form = _FORMS.get(tag)
+        if form is None:
+            where = " on a scalar" if tag in (_SEQ, _MAP) else ""
+            empty = " (write {} for an empty mapping, [] for an empty list)" if not text else ""
+            raise self._fail(
+                node,
+                f"unsupported YAML tag {_show_tag(tag, written)}{where}; "
+                f"use plain strings, numbers and booleans{empty}",
+                "tag",
+                path,
+            )
+        if not form.fullmatch(text):  # only an explicit tag gets here
+            raise self._fail(
+                node,
+                f"{_show_text(text)} does not fit the tag {_show_tag(tag, written)}: "
+                f"in YAML 1.2 {_FORM_WORDS[tag]}",
+                "tag",
+                path,
+            )
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            return text[0] in "tT"
+        if tag == _INT:
+            try:
+                return _yaml_int(text)
+            except ValueError:  # past Python's limit on the digits of an integer
+                raise self._fail(
+                    node, f"an integer of {len(text)} digits is too large", "tag", path
+                ) from None
+        return _yaml_float(text)
 
 
-def _show_tag(tag: str) -> str:
-    """`tag:yaml.org,2002:binary` as the user wrote it: `!!binary`."""
-    prefix = "tag:yaml.org,2002:"
-    return "!!" + tag[len(prefix) :] if tag.startswith(prefix) else tag
+def _show_text(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _show_tag(tag: str, written: str | None = None) -> str:
+    """The tag as the user wrote it, quoted, with its resolved form when that differs."""
+    short = "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
+    if written is None or written == "!":
+        return f"'{short}'"
+    if written in (short, f"!<{tag}>"):
+        return f"'{written}'"
+    return f"'{written}' ({tag})"
 
 
 def _yaml_int(text: str) -> int:
