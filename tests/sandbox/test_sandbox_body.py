@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from exportspec.sandbox import Sandbox
-from exportspec.sandbox.export import MAX_EXECUTION_TIME
+from exportspec.spec.validate import MAX_EXECUTION_TIME
 
-from .conftest import DATA, PURCHASE_COUNT, TENURE, csv_rows, post
+from .conftest import DATA, PURCHASE_COUNT, TENURE, TENURE_DAYS, csv_rows, post
 
 
 def _errors(response: requests.Response) -> list[str]:
@@ -121,20 +121,32 @@ def test_nesting_up_to_the_limit_reaches_the_schema_check(sandbox: Sandbox) -> N
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago"])
-def test_the_last_execution_time_still_has_a_date_in_every_zone(
-    sandbox: Sandbox, zone: str
-) -> None:
+def test_the_last_second_of_9999_is_served_in_every_zone(sandbox: Sandbox, zone: str) -> None:
+    # 9999-12-31T23:59:59Z is already the year 10000 in Kiritimati (UTC+14), past datetime.
+    assert MAX_EXECUTION_TIME == 253_402_300_799
     body = {
         "format": "csv",
         "execution_time": MAX_EXECUTION_TIME,
         "timezone": zone,
-        "filter": {"type": "segment", "segmentation_id": TENURE, "segment_index": 0},
+        "filter": {"type": "segment", "segmentation_id": TENURE, "segment_index": 2},
+        "attributes": {"type": "some", "list": [{"type": "expression", "id": TENURE_DAYS}]},
     }
-    assert post(sandbox, body).status_code == 200
+    rows = csv_rows(post(sandbox, body))
+    assert rows[0] == ["tenure_days"] and len(rows) == 301  # every customer is loyal by then
+    # Registered 2019-2025: some 2.9 million days before the end of 9999, in any zone.
+    assert all(2_910_000 < int(days) < 2_925_000 for (days,) in rows[1:])
     too_late = _errors(post(sandbox, {**body, "execution_time": MAX_EXECUTION_TIME + 1}))
     assert too_late == [
-        f"$.execution_time: {MAX_EXECUTION_TIME + 1} is after the year 9999 "
-        f"(at most {MAX_EXECUTION_TIME})"
+        f"$.execution_time: {MAX_EXECUTION_TIME + 1} is after the end of the year 9999: "
+        f"execution_time is Unix seconds, at most {MAX_EXECUTION_TIME} (9999-12-31T23:59:59Z)"
+    ]
+
+
+def test_milliseconds_are_called_milliseconds(sandbox: Sandbox) -> None:
+    errors = _errors(post(sandbox, {"format": "csv", "execution_time": 1735689600000}))
+    assert errors == [
+        "$.execution_time: 1735689600000 looks like milliseconds (13 digits, as JavaScript's "
+        "Date.now() gives): execution_time is Unix seconds, write 1735689600"
     ]
 
 

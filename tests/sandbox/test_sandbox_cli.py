@@ -49,7 +49,13 @@ def test_describe_prints_the_project_as_product_md_says() -> None:
         assert re.fullmatch(r"[0-9a-f]{24}", segmentation["id"])
         assert segmentation["name"]
         assert len(segmentation["segments"]) >= 2
-    assert {a["type"] for a in described["attributes"]} == {"aggregate", "expression", "prediction"}
+    assert {a["type"] for a in described["attributes"]} == {
+        "aggregate",
+        "expression",
+        "prediction",
+        "recommendation",
+        "consent",
+    }
     assert described["base_url"] == "http://127.0.0.1:8787"
 
 

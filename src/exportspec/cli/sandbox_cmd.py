@@ -20,7 +20,7 @@ normal; COUNT defaults to 1):
   429x2        next 2 requests get HTTP 429 with Retry-After: 1 (429x2:ra=0 sends 0)
   500 502 503 504   that status; add :ra=N for a Retry-After header
   success-false     HTTP 200 with {"success": false, "error": ...}
-  truncate     promise the whole body, close after about half of it
+  truncate     promise the whole body, close after the first half of its bytes
   reset        send part of the body, then reset the connection (TCP RST)
   slow=SECONDS wait before answering (:at=body waits after the first body chunk)
 Status faults answer before authentication; truncate, reset and slow apply to

@@ -88,7 +88,8 @@ def describe_project(
         "soft_ids": sorted(project.soft_ids),
         "properties": list(project.properties),
         "segmentations": [s.describe() for s in project.segmentations],
-        "attributes": [a.describe() for a in project.attributes],
+        "attributes": [a.describe() for a in project.attributes]
+        + [c.describe() for c in project.consents],
     }
     return described
 

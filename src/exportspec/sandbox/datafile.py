@@ -37,8 +37,10 @@ from exportspec.sandbox.model import (
     ComputedAttribute,
     ComputedKind,
     Condition,
+    ConsentMode,
     EvalContext,
     Project,
+    RecommendationOptions,
     Segment,
     Segmentation,
     encode_csv_cells,
@@ -80,6 +82,16 @@ class FileBatch:
 
     def csv_cells(self, kind: ColumnKind, key: str, ctx: EvalContext) -> list[str]:
         return encode_csv_cells(self.values(kind, key, ctx))
+
+    # A data file defines no consent categories and no recommendation models, so such
+    # columns are refused before an export; these answer for completeness.
+    def consent_values(self, category: str, mode: ConsentMode, ctx: EvalContext) -> list[Any]:
+        return [False if mode == "valid" else None] * self.size
+
+    def recommendation_values(
+        self, model_id: str, options: RecommendationOptions, ctx: EvalContext
+    ) -> list[Any]:
+        return [[] for _ in range(self.size)]
 
 
 class FileSource:

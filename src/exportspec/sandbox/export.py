@@ -12,13 +12,18 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from exportspec.sandbox.model import (
     Batch,
     ColumnKind,
+    ConsentMode,
     EvalContext,
     Project,
+    RecommendationOptions,
     Segmentation,
     encode_csv_cells,
     segment_indexes,
 )
 from exportspec.schemas import body_validator
+from exportspec.spec.validate import MAX_EXECUTION_TIME, body_value_problems
+
+__all__ = ["MAX_EXECUTION_TIME", "BodyError", "Column", "ExportRequest", "parse_request", "render"]
 
 Format = Literal["csv", "table_json", "native_json"]
 #: Output chunks are gathered to at least this size before they are written.
@@ -35,13 +40,16 @@ class BodyError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One output column: what it reads, its header and its native_json field descriptor."""
+    """One output column: what it reads, its header and its native_json field descriptor
+    (the request's attribute item, as sent)."""
 
     kind: ColumnKind
     key: str
     header: str
-    field: dict[str, str]
+    field: dict[str, Any]
     segmentation: Segmentation | None = None
+    consent_mode: ConsentMode = "valid"
+    recommendation: RecommendationOptions | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +64,8 @@ class ExportRequest:
 
 
 def parse_request(body: Any, project: Project, *, now: int | None = None) -> ExportRequest:
-    """Check `body` with the project's JSON Schema, then the rules it cannot express.
+    """Check `body` as `exportspec validate` does (the body schema, then the shared value
+    rules), then against the project's data (ids, segmentations, attributes it has).
 
     Raises BodyError listing every problem as `$.json.path: message`.
     """
@@ -66,6 +75,10 @@ def parse_request(body: Any, project: Project, *, now: int | None = None) -> Exp
     ]
     if errors:
         raise BodyError(errors)
+    errors = [
+        "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path) + f": {message}"
+        for path, message, _ in body_value_problems(body)
+    ]
     zone_name = body.get("timezone", "UTC")
     zone: ZoneInfo | None = None
     try:
@@ -90,12 +103,6 @@ def parse_request(body: Any, project: Project, *, now: int | None = None) -> Exp
                 f"(indexes 0..{count - 1}, or -1 for none); got {segment_index}"
             )
     execution_time = body.get("execution_time")
-    if execution_time is not None and execution_time > MAX_EXECUTION_TIME:
-        # Calendar arithmetic (days_since) needs a date: datetime ends with the year 9999.
-        errors.append(
-            f"$.execution_time: {execution_time} is after the year 9999 "
-            f"(at most {MAX_EXECUTION_TIME})"
-        )
     if errors or zone is None:
         raise BodyError(errors)
     if execution_time is None:
@@ -107,10 +114,6 @@ def parse_request(body: Any, project: Project, *, now: int | None = None) -> Exp
         segmentation=segmentation,
         segment_index=segment_index,
     )
-
-
-#: 9999-12-30T00:00:00Z: a day short of datetime's end, so every zone still has a date.
-MAX_EXECUTION_TIME = 253_402_041_600
 
 
 def _columns(attributes: dict[str, Any], project: Project, errors: list[str]) -> tuple[Column, ...]:
@@ -126,8 +129,28 @@ def _columns(attributes: dict[str, Any], project: Project, errors: list[str]) ->
     for index, item in enumerate(attributes["list"]):
         kind: ColumnKind = item["type"]
         where = f"$.attributes.list[{index}]"
-        field = {k: str(v) for k, v in item.items()}
-        if kind == "property":
+        field = dict(item)
+        if kind == "consent":
+            category, mode = item["category"], item["mode"]
+            if project.consent(category) is None:
+                known = ", ".join(c.category for c in project.consents) or "none"
+                errors.append(
+                    f"{where}.category: consent category {category!r} does not exist "
+                    f"(this project has {known})"
+                )
+            columns.append(Column(kind, category, f"{category} ({mode})", field, consent_mode=mode))
+        elif kind == "recommendation":
+            model = project.attribute(kind, item["id"])
+            if model is None:
+                errors.append(f"{where}.id: recommendation {item['id']!r} does not exist")
+            options = RecommendationOptions(
+                size=item.get("size", 10),
+                fill_with_random=item["fillWithRandom"],
+                catalog_attributes=tuple(item.get("catalogAttributesWhitelist", ())),
+            )
+            header = model.name if model else item["id"]
+            columns.append(Column(kind, item["id"], header, field, recommendation=options))
+        elif kind == "property":
             # Properties are schemaless: one no customer has is simply an empty column.
             columns.append(Column(kind, item["property"], item["property"], field))
         elif kind == "id":
@@ -221,6 +244,10 @@ def _column_values(
         values: list[Any] = [
             names[i] if i >= 0 else None for i in segment_indexes(batch, segmentation, request.ctx)
         ]
+    elif column.kind == "consent":
+        values = batch.consent_values(column.key, column.consent_mode, request.ctx)
+    elif column.recommendation is not None:
+        values = batch.recommendation_values(column.key, column.recommendation, request.ctx)
     else:
         values = batch.values(column.kind, column.key, request.ctx)
     return values if keep is None else [values[i] for i in keep]
@@ -229,7 +256,7 @@ def _column_values(
 def _column_cells(
     batch: Batch, column: Column, request: ExportRequest, keep: list[int] | None
 ) -> list[str]:
-    if column.segmentation is not None:
+    if column.segmentation is not None or column.kind in ("consent", "recommendation"):
         return encode_csv_cells(_column_values(batch, column, request, keep))
     cells = batch.csv_cells(column.kind, column.key, request.ctx)
     return cells if keep is None else [cells[i] for i in keep]

@@ -11,7 +11,8 @@ Grammar (several specs run one after another, in the order given):
 - `500`, `502`, `503`, `504`: that status with `{"success": false, "error": ...}`.
 - `success-false`: HTTP 200 with `{"success": false, "error": ...}`.
 - `truncate`: the response promises its full length (Content-Length, or chunked framing for
-  big exports) and the connection closes after about half of the body.
+  big exports) and the connection closes after the first half of the body's bytes (rounded
+  down; a streamed export is rendered once more beforehand, to measure it).
 - `reset`: part of the body is sent, then the connection is reset (TCP RST, SO_LINGER 0).
 - `slow=SECONDS`: waits SECONDS before answering (`at=start`, the default: clients time out
   before the headers) or after the headers and the first body chunk (`at=body`).

@@ -15,9 +15,22 @@ from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 #: Column kinds a request can name; `id` and `property` are stored, the rest are computed.
-ColumnKind = Literal["id", "property", "segmentation", "aggregate", "expression", "prediction"]
-ComputedKind = Literal["aggregate", "expression", "prediction"]
+ColumnKind = Literal[
+    "id",
+    "property",
+    "segmentation",
+    "aggregate",
+    "expression",
+    "prediction",
+    "consent",
+    "recommendation",
+]
+#: Definitions addressed by `id` whose column is named after them.
+ComputedKind = Literal["aggregate", "expression", "prediction", "recommendation"]
+#: The kinds a `--data` file may define.
 COMPUTED_KINDS: tuple[ComputedKind, ...] = ("aggregate", "expression", "prediction")
+#: What a consent column reads from the category's last consent event.
+ConsentMode = Literal["valid", "message", "source", "timestamp", "until"]
 
 #: Comparison operators of a segment rule; comparing a missing value is always false.
 OPERATORS = ("==", "!=", "<", "<=", ">", ">=", "in", "exists")
@@ -73,7 +86,8 @@ class Segmentation:
 
 @dataclass(frozen=True, slots=True)
 class ComputedAttribute:
-    """An aggregate, expression or prediction addressable by id; its column is its name."""
+    """An aggregate, expression, prediction or recommendation model addressable by id; its
+    column is its name."""
 
     type: ComputedKind
     id: str
@@ -81,6 +95,26 @@ class ComputedAttribute:
 
     def describe(self) -> dict[str, Any]:
         return {"type": self.type, "id": self.id, "name": self.name}
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentCategory:
+    """A consent category (`newsletter`) whose state a `consent` column reads."""
+
+    category: str
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": "consent", "category": self.category}
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationOptions:
+    """What a `recommendation` column asks of its model (the keys the sandbox honours)."""
+
+    size: int = 10
+    fill_with_random: bool = False
+    #: `catalogAttributesWhitelist`: the catalog attributes each item carries; empty: all.
+    catalog_attributes: tuple[str, ...] = ()
 
 
 class Batch(Protocol):
@@ -95,6 +129,16 @@ class Batch(Protocol):
 
     def csv_cells(self, kind: ColumnKind, key: str, ctx: EvalContext) -> list[str]:
         """The same column already encoded as CSV cells (see `encode_csv_cells`)."""
+        ...
+
+    def consent_values(self, category: str, mode: ConsentMode, ctx: EvalContext) -> list[Any]:
+        """What `mode` says of each customer's consent in `category` at `execution_time`."""
+        ...
+
+    def recommendation_values(
+        self, model_id: str, options: RecommendationOptions, ctx: EvalContext
+    ) -> list[Any]:
+        """Each customer's recommended catalog items (a list of objects)."""
         ...
 
 
@@ -117,6 +161,7 @@ class Project:
     source: CustomerSource
     seed: int | None = None
     data_file: str | None = None
+    consents: tuple[ConsentCategory, ...] = ()
 
     def segmentation(self, segmentation_id: str) -> Segmentation | None:
         return next((s for s in self.segmentations if s.id == segmentation_id), None)
@@ -126,6 +171,9 @@ class Project:
             (a for a in self.attributes if a.type == kind and a.id == attribute_id),
             None,
         )
+
+    def consent(self, category: str) -> ConsentCategory | None:
+        return next((c for c in self.consents if c.category == category), None)
 
 
 def local_days(timestamps: Sequence[Any], tz: ZoneInfo) -> list[int | None]:
@@ -154,9 +202,20 @@ def days_since(timestamps: Sequence[Any], ctx: EvalContext) -> list[int | None]:
 
     Negative when the timestamp lies after `execution_time`.
     """
-    today = local_days([ctx.execution_time], ctx.timezone)[0]
-    assert today is not None
+    today = _local_day(ctx.execution_time, ctx.timezone)
     return [None if d is None else today - d for d in local_days(timestamps, ctx.timezone)]
+
+
+def _local_day(moment: int | float, tz: ZoneInfo) -> int:
+    """The day ordinal of `moment` in `tz`, also past datetime's last day: the last
+    `execution_time` (9999-12-31T23:59:59Z) is already 10000-01-01 east of UTC."""
+    day = local_days([moment], tz)[0]
+    if day is not None:
+        return day
+    # The zone's offset where datetime still has a date, applied to the moment itself.
+    probe = min(max(moment, _FIRST_SECOND + 86400), _END_SECOND - 86400)
+    offset = dt.datetime.fromtimestamp(probe, tz).utcoffset() or dt.timedelta()
+    return int((moment + offset.total_seconds()) // 86400) + 719163
 
 
 def _is_number(value: Any) -> bool:

@@ -13,7 +13,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
@@ -50,6 +50,8 @@ class _Response:
     chunks: Iterator[bytes]
     content_type: str = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
+    #: The body's whole length, for a streamed body (renders it once more to count).
+    measure: Callable[[], int] | None = None
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -265,7 +267,13 @@ class _Handler(BaseHTTPRequestHandler):
         except BodyError as exc:
             return _json_body(400, {"success": False, "errors": exc.errors})
         content_type = "text/csv; charset=utf-8" if request.format == "csv" else "application/json"
-        return _Response(200, render(request, self.server.project), content_type)
+        project = self.server.project
+        return _Response(
+            200,
+            render(request, project),
+            content_type,
+            measure=lambda: sum(map(len, render(request, project))),
+        )
 
     def _check_auth(self, token: str) -> _Response | None:
         expected = self.server.credentials
@@ -310,12 +318,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_header("Content-Length", str(len(first)))
         self.end_headers()
-        breaking = fault is not None and fault.kind in ("truncate", "reset")
-        if breaking:
-            assert fault is not None
-            self._break(first, chunked=chunked, reset=fault.kind == "reset")
-            return
         pieces = iter([first]) if second is None else _prepend(first, second, response.chunks)
+        if fault is not None and fault.kind == "truncate":
+            self._truncate(pieces, _half_of(response, first, chunked=chunked), chunked=chunked)
+            return
+        if fault is not None and fault.kind == "reset":
+            self._reset(first, chunked=chunked)
+            return
         for index, chunk in enumerate(pieces):
             if not chunk:
                 continue
@@ -333,17 +342,36 @@ class _Handler(BaseHTTPRequestHandler):
             return True
         return False
 
-    def _break(self, first: bytes, *, chunked: bool, reset: bool) -> None:
-        """Send half of the first chunk under a promise of all of it, then cut the line."""
+    def _truncate(self, pieces: Iterator[bytes], half: int, *, chunked: bool) -> None:
+        """Send the first `half` bytes of the body under a promise of all of it (its
+        Content-Length, or the framing of the chunk it ends in), then close the connection."""
+        for chunk in pieces:
+            left = half - self._sent
+            if len(chunk) < left:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
+                self._sent += len(chunk)
+                continue
+            self.wfile.write((b"%x\r\n" % len(chunk) if chunked else b"") + chunk[:left])
+            self._sent += left
+            break
+        self.close_connection = True
+
+    def _reset(self, first: bytes, *, chunked: bool) -> None:
+        """Send half of the first chunk under a promise of all of it, then reset the line."""
         half = first[: len(first) // 2]
         self.wfile.write((b"%x\r\n" % len(first) if chunked else b"") + half)
         self._sent += len(half)
         self.close_connection = True
-        if reset:
-            # SO_LINGER with timeout 0 turns close() into a TCP RST instead of a FIN.
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.rfile.close()  # the makefile() reference would keep the socket open
-            self.connection.close()
+        # SO_LINGER with timeout 0 turns close() into a TCP RST instead of a FIN.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.rfile.close()  # the makefile() reference would keep the socket open
+        self.connection.close()
+
+
+def _half_of(response: _Response, first: bytes, *, chunked: bool) -> int:
+    """Half of the whole body's length, rounded down (a streamed body is measured)."""
+    total = len(first) if not chunked or response.measure is None else response.measure()
+    return total // 2
 
 
 def _prepend(first: bytes, second: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

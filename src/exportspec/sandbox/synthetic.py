@@ -21,13 +21,22 @@ from exportspec.sandbox.model import (
     ColumnKind,
     ComputedAttribute,
     Condition,
+    ConsentMode,
     EvalContext,
     Project,
+    RecommendationOptions,
     Segment,
     Segmentation,
     days_since,
     encode_csv_cells,
     local_days,
+)
+from exportspec.sandbox.personal import (
+    CONSENT_CATEGORIES,
+    PERSONAL_PICKS_ID,
+    consent_column,
+    personal_words,
+    recommendation_column,
 )
 
 BATCH_SIZE = 4096
@@ -152,6 +161,7 @@ ATTRIBUTES = (
     ComputedAttribute("expression", REGISTERED_WEEKDAY_ID, "registered_weekday"),
     ComputedAttribute("expression", TENURE_DAYS_ID, "tenure_days"),
     ComputedAttribute("prediction", CHURN_ID, "churn_probability"),
+    ComputedAttribute("recommendation", PERSONAL_PICKS_ID, "personal_picks"),
 )
 
 
@@ -171,6 +181,7 @@ class SyntheticBatch:
 
     def __init__(self, seed: int, start: int, size: int) -> None:
         words = _random_words(seed, start // BATCH_SIZE, size)
+        self.seed = seed
         self.start = start
         self.size = size
         self._a = words[0::2]
@@ -254,6 +265,27 @@ class SyntheticBatch:
     def _has_email(self) -> list[bool]:
         # One customer in sixteen never gave an email: an empty cell / null.
         return self._cached("has_email", lambda: [(b >> 28) & 15 != 0 for b in self._b])
+
+    def _personal(self) -> list[int]:
+        # Consents and recommendations: a stream of their own (see exportspec.sandbox.personal).
+        return self._cached(
+            "personal",
+            lambda: list(
+                personal_words(_key_prefix(self.seed), self.start // BATCH_SIZE, self.size)
+            ),
+        )
+
+    def consent_values(self, category: str, mode: ConsentMode, ctx: EvalContext) -> list[Any]:
+        return consent_column(
+            self._personal(), self._registered_at(), category, mode, ctx.execution_time
+        )
+
+    def recommendation_values(
+        self, model_id: str, options: RecommendationOptions, ctx: EvalContext
+    ) -> list[Any]:
+        if model_id != PERSONAL_PICKS_ID:
+            return [[]] * self.size
+        return recommendation_column(self._personal(), options)
 
     def values(self, kind: ColumnKind, key: str, ctx: EvalContext) -> list[Any]:
         cache_key = (kind, key)
@@ -357,4 +389,5 @@ def synthetic_project(customers: int = DEFAULT_CUSTOMERS, seed: int = DEFAULT_SE
         attributes=ATTRIBUTES,
         source=SyntheticSource(customers, seed),
         seed=seed,
+        consents=CONSENT_CATEGORIES,
     )

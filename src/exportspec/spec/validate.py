@@ -11,7 +11,7 @@ import difflib
 import json
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from functools import cache
 from typing import Any
 
@@ -345,25 +345,77 @@ def _semantic_checks(
             f"{index!r} must be an integer: write {int(index)}",
             "integer",
         )
+    for path, message, rule in body_value_problems(body):
+        report(("export", *path), message, rule)
 
     attributes = body.get("attributes")
     columns = attributes.get("list") if isinstance(attributes, dict) else None
     if isinstance(columns, list):
-        seen: dict[tuple[str, str], int] = {}
+        seen: dict[tuple[str, Hashable], int] = {}
         for index, item in enumerate(columns):
             if not isinstance(item, dict):
                 continue
-            column = (str(item.get("type")), str(item.get("property", item.get("id"))))
+            # The whole item names the column: two consent modes of one category differ.
+            column = (str(item.get("type")), _column_key(item))
             if column in seen:
+                name = str(item.get("property", item.get("id", item.get("category"))))
+                name += f" ({item['mode']})" if "mode" in item else ""
                 report(
                     ("export", "attributes", "list", index),
-                    f"duplicate column {column[0]} {column[1]!r}: already listed as item "
-                    f"{seen[column]}",
+                    f"duplicate column {column[0]} {name!r}: already listed as item {seen[column]}",
                     "duplicate-column",
                 )
             else:
                 seen[column] = index
     return found
+
+
+def _column_key(value: Any) -> Hashable:
+    """A comparable form of an attribute item (no text conversion: ints may be huge)."""
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _column_key(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("[]", tuple(_column_key(v) for v in value))
+    return (type(value).__name__, value if isinstance(value, Hashable) else id(value))
+
+
+#: 9999-12-31T23:59:59Z: the last second of the year 9999, where the sandbox caps it too.
+MAX_EXECUTION_TIME = 253_402_300_799
+#: 10^12 Unix seconds is the year 33658: a value this large is milliseconds, mostly.
+MILLISECONDS_FROM = 10**12
+
+
+def body_value_problems(body: Mapping[str, Any]) -> list[tuple[JsonPath, str, str]]:
+    """(path in the body, message, rule) for values the body schema allows but the API
+    does not: an `execution_time` past the year 9999, worded for the usual mistake
+    (milliseconds). Shared with the sandbox, so both refuse the same bodies, alike."""
+    value = body.get("execution_time")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= MAX_EXECUTION_TIME:
+        return []
+    # Beyond Python's 4300-digit limit for int-to-text, str() itself would fail.
+    shown = str(value) if value.bit_length() < 9000 else "this number"
+    if value < MILLISECONDS_FROM:
+        message = (
+            f"{shown} is after the end of the year 9999: execution_time is Unix seconds, "
+            f"at most {MAX_EXECUTION_TIME} (9999-12-31T23:59:59Z)"
+        )
+    else:
+        digits = len(shown) if shown != "this number" else 0
+        unit = (
+            "13 digits, as JavaScript's Date.now() gives"
+            if digits == 13
+            else f"{digits or 'thousands of'} digits; JavaScript's Date.now() gives 13"
+        )
+        seconds = value // 1000
+        fix = (
+            f"write {seconds}"
+            if seconds <= MAX_EXECUTION_TIME
+            else f"at most {MAX_EXECUTION_TIME} (9999-12-31T23:59:59Z)"
+        )
+        message = f"{shown} looks like milliseconds ({unit}): execution_time is Unix seconds, {fix}"
+    return [(("execution_time",), message, "execution-time")]
 
 
 #: The file extension each body format's export is written as.
