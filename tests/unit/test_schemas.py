@@ -76,6 +76,8 @@ def test_body_schema_documents_every_field() -> None:
         "aggregate",
         "expression",
         "prediction",
+        "consent",
+        "recommendation",
     ]
 
 
