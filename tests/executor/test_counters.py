@@ -110,7 +110,7 @@ def test_json_counter_matches_json_loads(
         counter.feed(piece)
     counter.close()
     assert counter.rows == len(rows)
-    assert counter.members == {"header": ["a"], "success": True}
+    assert counter.members == {"success": True}  # what a refusal says; nothing else kept
 
 
 def test_json_counter_rejects_incomplete_and_trailing_data() -> None:
@@ -140,3 +140,12 @@ def test_json_counter_keeps_the_error_members() -> None:
     counter.close()
     assert counter.members == {"errors": {"_global": ["nope"]}, "success": False}
     assert counter.rows == 0
+
+
+def test_json_counter_keeps_no_big_member() -> None:
+    """A huge non-row member (a `data` array under a csv request's probe) is never built."""
+    counter = JsonRowCounter("rows")
+    counter.feed(b'{"data": [' + b"[1, 2, 3]," * 50_000 + b'[4]], "errors": [' + b"1," * 20_000)
+    counter.feed(b'1], "success": false}')
+    counter.close()
+    assert counter.members == {"success": False}  # `errors` was too big to be a message

@@ -159,3 +159,39 @@ def test_every_message_is_scrubbed_even_a_split_secret(server: ScriptServer) -> 
     assert "***" in str(caught.value)
     for fragment in (SECRET[5:], BASIC[9:], BASIC):
         assert fragment not in said
+
+
+def test_a_5xx_outside_the_transient_set_is_not_retried(
+    server: ScriptServer, tmp_path: Path
+) -> None:
+    server.script(Reply(501, b'{"error": "not implemented"}'), Reply(body=CSV))
+    with pytest.raises(TransientError, match="HTTP 501"):
+        export(request(), settings_for(server), tmp_path / "out.csv", sleep=lambda s: None)
+    assert server.count == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Retry-After": "9" * 400}, {"Retry-After": "\u00b2"}],
+    ids=["huge-retry-after", "superscript-retry-after"],
+)
+def test_odd_retry_after_values_fall_back_to_the_backoff(
+    server: ScriptServer, tmp_path: Path, headers: dict[str, str]
+) -> None:
+    server.script(Reply(503, b"busy", headers), Reply(body=CSV))
+    waits: list[float] = []
+    result = export(request(), settings_for(server), tmp_path / "out.csv", sleep=waits.append)
+    assert result.attempts == 2
+    assert waits[0] < 60  # the backoff curve, not the header
+
+
+def test_the_record_url_must_be_one_the_settings_can_name() -> None:
+    from exportspec.run.runner import _check_record_target
+    from exportspec.run.settings import SettingsLayer
+
+    record = SettingsLayer(
+        "the run record r", {"base_url": "http://127.0.0.1:99999", "project_token": "t"}
+    )
+    settings = resolve_settings(ConnectionFlags("http://127.0.0.1:8000", "t"))
+    with pytest.raises(ConfigError, match="the base URL differs"):
+        _check_record_target(record, settings)

@@ -26,7 +26,7 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from exportspec import __version__
-from exportspec.errors import ConfigError, RefusedError
+from exportspec.errors import ConfigError, RefusedError, TransientError
 from exportspec.run.answers import NOT_AN_EXPORT_HINT, api_messages, one_line, refusal
 from exportspec.run.retry import Deadline, Retryable
 from exportspec.run.settings import ENV_API_KEY_ID, ENV_API_SECRET, Settings, is_loopback
@@ -41,6 +41,9 @@ USER_AGENT = f"exportspec/{__version__}"
 MESSAGE_BYTES = 64 * 1024
 
 _HTML_RE = re.compile(r"\s*(text/html|application/xhtml)", re.IGNORECASE)
+
+#: A number a header may hold: ASCII digits only, and few enough to stay a sane number.
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 #: getaddrinfo answers that another try will not change: no such name, or no address for
 #: it. EAI_AGAIN (the resolver cannot be reached or timed out) stays transient.
@@ -65,8 +68,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     """Seconds from a Retry-After header: whole seconds or an HTTP date; None when absent,
     zero or not understood (the backoff curve applies then)."""
     text = (value or "").strip()
-    if text.isdigit():
-        seconds = float(int(text))
+    if _DIGITS.fullmatch(text):
+        seconds = float(text)
     else:
         try:
             moment = email.utils.parsedate_to_datetime(text)
@@ -126,7 +129,7 @@ class ExportResponse:
         length = response.headers.get("Content-Length")
         #: Decoded bytes expected, when the server said so and nothing re-encodes them.
         self.expected_length: int | None = (
-            int(length) if length and length.isdigit() and encoding == "identity" else None
+            int(length) if length and _DIGITS.fullmatch(length) and encoding == "identity" else None
         )
 
     def chunks(self) -> Iterator[bytes]:
@@ -254,12 +257,14 @@ class ExportClient:
 
     def _failure(self, exc: requests.exceptions.RequestException, url: str) -> Exception:
         if isinstance(exc, requests.exceptions.InvalidSchema | requests.exceptions.InvalidURL):
-            # The base URL was checked: what requests cannot use is the proxy setting.
-            return ConfigError(
-                f"the proxy for {url} cannot be used: {self.scrub(one_line(str(exc)))}\n"
-                "hint: check HTTPS_PROXY, HTTP_PROXY and ALL_PROXY; a socks:// proxy needs "
-                "`pip install 'requests[socks]'`"
-            )
+            why = self.scrub(one_line(str(exc)))
+            if self._proxies is None and requests.utils.get_environ_proxies(url):
+                return ConfigError(
+                    f"the proxy for {url} cannot be used: {why}\nhint: check HTTPS_PROXY, "
+                    "HTTP_PROXY and ALL_PROXY; a socks:// proxy needs "
+                    "`pip install 'requests[socks]'`"
+                )
+            return ConfigError(f"cannot send to {url}: {why}; check the base URL")
         if _cause(exc, ssl.SSLCertVerificationError) is not None:
             return ConfigError(
                 f"the server's TLS certificate failed verification ({url}): "
@@ -301,11 +306,13 @@ class ExportClient:
                 f"the server answered HTTP {status} {one_line(content_type)}, not an export: "
                 f"{page}\nhint: {NOT_AN_EXPORT_HINT}"
             )
-        if status in TRANSIENT_STATUSES or status >= 500:
+        if status >= 500 or status == 429:
             messages = "; ".join(api_messages(body, self.scrub))
             got = f"HTTP {status} {one_line(reason)}".rstrip()
-            wait = parse_retry_after(response.headers.get("Retry-After"))
             reason = f"{got}: {messages}" if messages else got
+            if status not in TRANSIENT_STATUSES:  # 501, 505, ...: another try will not help
+                raise TransientError(f"the export failed; the server answered {reason}")
+            wait = parse_retry_after(response.headers.get("Retry-After"))
             raise Retryable(reason, status=status, retry_after=wait)
         if 300 <= status < 400:
             location = self.scrub(response.headers.get("Location", "?"))

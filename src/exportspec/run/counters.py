@@ -93,6 +93,10 @@ ROWS_KEY = {"table_json": "rows", "native_json": "data"}
 
 #: Nesting deeper than this is not an export but a broken (or hostile) body.
 MAX_JSON_DEPTH = 100
+#: Top-level members kept: what a refusal says. Anything else (rows, header) is skipped.
+KEPT_MEMBERS = frozenset(("success", "error", "errors", "message"))
+#: A kept member larger than this many JSON values is not a message: it is dropped.
+MEMBER_EVENTS = 10_000
 _OPEN = frozenset(("start_map", "start_array"))
 _CLOSE = frozenset(("end_map", "end_array"))
 
@@ -101,9 +105,10 @@ class JsonRowCounter:
     """Items of the rows array (or of a top-level array), from ijson's C tokenizer.
 
     ijson checks that the body is one complete JSON document without NaN or Infinity;
-    we walk its events, counting the values that start inside the rows array. Other
-    top-level members (success, error, header, fields) are kept in `members`. Memory
-    stays at one chunk's events: rows are never built.
+    we walk its events, counting the values that start inside the rows array. The
+    top-level members that say whether it is a refusal (success, error, errors, message)
+    are kept in `members`, up to MEMBER_EVENTS each. Memory stays at one chunk's events:
+    nothing else is built.
     """
 
     def __init__(self, rows_key: str = "rows") -> None:
@@ -115,6 +120,7 @@ class JsonRowCounter:
         self._row_depth = -1
         self._key: str | None = None
         self._member: ijson.ObjectBuilder | None = None
+        self._member_events = 0
         self.rows = 0
         self.members: dict[str, object] = {}
 
@@ -149,13 +155,16 @@ class JsonRowCounter:
                 raise JsonBodyError("the body is not a JSON object or array")
             if depth == 1 and event == "map_key":
                 self._key = str(value)
-                if self._key != self._rows_key:
-                    self._member = ijson.ObjectBuilder()
+                if self._key in KEPT_MEMBERS:
+                    self._member, self._member_events = ijson.ObjectBuilder(), 0
             elif self._member is not None:
                 self._member.event(event, value)
+                self._member_events += 1
                 if depth == 1:  # the member's value is complete
                     self.members[str(self._key)] = self._member.value
                     self._member = None
+                elif self._member_events > MEMBER_EVENTS:
+                    self._member = None  # too big to be a message: not kept
         del self._events[:]
         self._depth, self.rows, self._row_depth = depth, rows, row_depth
 

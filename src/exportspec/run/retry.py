@@ -110,7 +110,7 @@ def with_retries(
         if tries < policy.attempts and left is not None:
             if last.retry_after is not None and state.upcoming_sleep > left:
                 raise TransientError(
-                    f"HTTP {last.status} asked to wait {state.upcoming_sleep:.0f} s; only "
+                    f"HTTP {last.status} asked to wait {last.retry_after:.0f} s; only "
                     f"{max(left, 0):.0f} s left before --deadline ({deadline.seconds:g} s); "
                     f"the last answer: {last.reason}"
                 )

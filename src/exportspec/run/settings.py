@@ -226,7 +226,12 @@ def _check_base_url(url: str, source: str) -> str:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise ConfigError(f"the base URL {url!r}{where} has an invalid port; {hint}") from None
-    if not _HOST_RE.fullmatch(host) or parts.hostname is None:
+    labels = host.removesuffix(".").split(".") if not host.startswith("[") else ["ipv6"]
+    if (
+        not _HOST_RE.fullmatch(host)
+        or parts.hostname is None
+        or not all(0 < len(label) <= 63 for label in labels)  # DNS labels
+    ):
         raise ConfigError(f"the base URL {url!r}{where} has an invalid host; {hint}")
     if parts.query or parts.fragment:
         raise ConfigError(f"the base URL {url!r}{where} must not have a query or fragment; {hint}")
