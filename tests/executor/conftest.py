@@ -2,7 +2,8 @@
 
 `script_server` answers POSTs with a scripted list of `Reply`s (the last one repeats) and
 records every request (arrival time, path, headers, body bytes), so tests can assert what
-was sent, how often, and when.
+was sent, how often, and when. A `stall` reply sets `ScriptServer.stalled` once its first
+bytes are on the wire: tests wait for that event instead of sleeping.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ SECRET = "s3cr3t-Zq9-never-print"
 BASIC = base64.b64encode(f"{KEY_ID}:{SECRET}".encode()).decode()
 FORBIDDEN = (SECRET.encode(), BASIC.encode())
 
-Mode = Literal["normal", "truncate", "reset", "chunked", "chunked-unterminated", "close", "drip"]
+Mode = Literal[
+    "normal", "truncate", "reset", "chunked", "chunked-unterminated", "close", "drip", "stall"
+]
 
 
 @dataclass
@@ -44,12 +47,14 @@ class Reply:
     #: normal: Content-Length; truncate: promise len(body), send `cut` bytes, close;
     #: reset: send `cut` bytes then RST; chunked(-unterminated): chunked framing (without
     #: the final 0-chunk); close: no length, body ends at close; drip: `drip` bytes every
-    #: `interval` seconds with Content-Length.
+    #: `interval` seconds with Content-Length; stall: promise len(body), send `cut` bytes,
+    #: set `ScriptServer.stalled`, then send nothing more until the server stops.
     mode: Mode = "normal"
     cut: int = 10
-    delay: float = 0.0  # before the status line
+    delay: float = 0.0  # before the status line; the server's stop (teardown) ends it
     interval: float = 0.0
     drip: int = 1
+    chunk: int = 7  # chunked(-unterminated): bytes per chunk
     reason: str | None = None  # the status line's phrase; None: the standard one
 
 
@@ -66,6 +71,8 @@ class ScriptServer:
         self.replies: list[Reply] = [Reply()]
         self.requests: list[Seen] = []
         self.stop = threading.Event()
+        #: Set by a `stall` reply once its first bytes are sent and flushed.
+        self.stalled = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -133,8 +140,8 @@ class ScriptServer:
             handler.connection.close()
             handler.close_connection = True
         elif reply.mode in ("chunked", "chunked-unterminated"):
-            for start in range(0, len(body), 7):
-                piece = body[start : start + 7]
+            for start in range(0, len(body), reply.chunk):
+                piece = body[start : start + reply.chunk]
                 out.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
             if reply.mode == "chunked":
                 out.write(b"0\r\n\r\n")
@@ -150,6 +157,13 @@ class ScriptServer:
                 out.flush()
                 if self.stop.wait(reply.interval):
                     return
+        elif reply.mode == "stall":
+            out.write(body[: reply.cut])
+            out.flush()
+            self.stalled.set()
+            self.stop.wait()
+            handler.close_connection = True
+            return
         out.flush()
 
     def close(self) -> None:

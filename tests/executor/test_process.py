@@ -8,7 +8,6 @@ import pty
 import resource
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +35,7 @@ def test_signal_mid_download_leaves_no_partial_file(
 ) -> None:
     older = tmp_path / "out.csv"
     older.write_bytes(b"older complete export\n")
-    server.script(Reply(body=BIG, mode="drip", drip=4096, interval=0.05))  # ~10 s in all
+    server.script(Reply(body=BIG, mode="stall", cut=4096))  # the rest never comes
     process = subprocess.Popen(
         python_cmd("run", str(spec), "-o", "out.csv", "--base-url", server.base_url,
                    "--project-token", "t"),
@@ -44,11 +43,10 @@ def test_signal_mid_download_leaves_no_partial_file(
         preexec_fn=default_sigint,  # noqa: PLW1509 - it only calls signal.signal
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 10
-        while not leftovers(tmp_path) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.3)  # some bytes are in the temporary file now
-        assert leftovers(tmp_path), "the download never started"
+        # The server says when the first bytes are on the wire; the temporary file was
+        # created before the request went out. (The timeout only guards against a hang.)
+        assert server.stalled.wait(60), "the request never arrived"
+        assert leftovers(tmp_path), "no temporary file while downloading"
         process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=10)
     finally:
@@ -65,7 +63,7 @@ def test_signal_mid_download_leaves_no_partial_file(
 def test_dash_output_streams_to_stdout_without_a_record(
     server: ScriptServer, spec: Path, tmp_path: Path
 ) -> None:
-    server.script(Reply(body=BIG, mode="chunked"))
+    server.script(Reply(body=BIG, mode="chunked", chunk=4096))  # no Content-Length
     done = subprocess.run(
         python_cmd("run", str(spec), "-o", "-", "--base-url", server.base_url,
                    "--project-token", "t"),
@@ -93,7 +91,7 @@ def test_dash_output_refusal_writes_nothing_to_stdout(
 
 
 def test_progress_is_drawn_on_a_terminal(server: ScriptServer, spec: Path, tmp_path: Path) -> None:
-    server.script(Reply(body=BIG, mode="drip", drip=65536, interval=0.1))  # about 1.5 s
+    server.script(Reply(body=BIG, mode="drip", drip=65536, interval=0.05))  # about 0.4 s
     controller, terminal = pty.openpty()
     process = subprocess.Popen(
         python_cmd("run", str(spec), "-o", "out.csv", "--base-url", server.base_url,

@@ -1,8 +1,8 @@
 """The hooks in .pre-commit-hooks.yaml: which files they run for, how the file's comment tells
 users to install them, and the hooks run by pre-commit itself against a temporary repository.
 
-pre-commit builds the hook environment from this checkout (`try-repo`), so those tests need
-the package registry, as installing the project does.
+pre-commit builds the hook environment from this checkout with pip, so those tests need the
+package index, as installing the project does: they are marked `network` (and run by default).
 """
 
 from __future__ import annotations
@@ -77,10 +77,49 @@ def _git(repo: Path, *args: str) -> None:
     )
 
 
-def _try_repo(repo: Path, hook: str, home: Path) -> subprocess.CompletedProcess[str]:
+def _out(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(args, cwd=cwd, env=env, check=True, capture_output=True, text=True)
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def hooks_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pre-commit configuration naming this checkout's hooks, the way a spec repository's
+    does, at a commit holding the working tree's changes to tracked (and staged) files.
+
+    This is what `pre-commit try-repo` does on every call, along with a fresh hook
+    environment each time; made once here, the environment is built once for the module.
+    """
+    folder = tmp_path_factory.mktemp("pre-commit")
+    shadow = folder / "exportspec"
+    head = _out(ROOT, "git", "rev-parse", "HEAD").strip()
+    _out(folder, "git", "clone", "-q", "--no-checkout", str(ROOT), str(shadow))
+    _out(shadow, "git", "checkout", "-q", "--detach", head)
+    # The clone's index and objects, filled from this checkout's files (as try-repo does).
+    env = {
+        **os.environ,
+        "GIT_INDEX_FILE": str(shadow / ".git" / "index"),
+        "GIT_OBJECT_DIRECTORY": str(shadow / ".git" / "objects"),
+    }
+    staged = _out(ROOT, "git", "diff", "--staged", "--name-only", "--no-ext-diff", "-z",
+                  "--diff-filter=ACMRTUXB").split("\0")  # fmt: skip
+    if any(staged):
+        _out(ROOT, "git", "add", "--", *filter(None, staged), env=env)
+    _out(ROOT, "git", "add", "-u", env=env)
+    _git(shadow, "commit", "-q", "--allow-empty", "-m", "the working tree")
+    rev = _out(shadow, "git", "rev-parse", "HEAD").strip()
+    config = folder / "pre-commit-config.yaml"
+    hooks = [{"id": hook} for hook in HOOKS]
+    config.write_text(
+        yaml.safe_dump({"repos": [{"repo": str(shadow), "rev": rev, "hooks": hooks}]})
+    )
+    return config
+
+
+def _run_hook(repo: Path, hook: str, config: Path, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PRE_COMMIT_HOME": str(home), "NO_COLOR": "1"}
     return subprocess.run(
-        [*PRE_COMMIT, "try-repo", str(ROOT), hook, "--all-files", "--color", "never"],
+        [*PRE_COMMIT, "run", hook, "--all-files", "--color", "never", "--config", str(config)],
         cwd=repo,
         env=env,
         capture_output=True,
@@ -106,24 +145,30 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
-def test_validate_hook_passes_then_fails_on_a_bad_spec(repo: Path, hook_home: Path) -> None:
-    ok = _try_repo(repo, "exportspec-validate", hook_home)
+@pytest.mark.network
+def test_validate_hook_passes_then_fails_on_a_bad_spec(
+    repo: Path, hooks_config: Path, hook_home: Path
+) -> None:
+    ok = _run_hook(repo, "exportspec-validate", hooks_config, hook_home)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "Passed" in ok.stdout
     (repo / "specs" / "everyone.toml").write_text('version = 1\nname = "everyone"\n')
     _git(repo, "add", ".")
-    bad = _try_repo(repo, "exportspec-validate", hook_home)
+    bad = _run_hook(repo, "exportspec-validate", hooks_config, hook_home)
     assert bad.returncode == 1
     assert "specs/everyone.toml:1:1: error: missing required key 'export'" in bad.stdout
 
 
-def test_lock_hook_fails_until_the_lock_is_fresh(repo: Path, hook_home: Path) -> None:
-    missing = _try_repo(repo, "exportspec-lock", hook_home)
+@pytest.mark.network
+def test_lock_hook_fails_until_the_lock_is_fresh(
+    repo: Path, hooks_config: Path, hook_home: Path
+) -> None:
+    missing = _run_hook(repo, "exportspec-lock", hooks_config, hook_home)
     assert missing.returncode == 1
     assert "lock file not found" in missing.stdout
     subprocess.run(
         [sys.executable, "-m", "exportspec", "lock"], cwd=repo, check=True, capture_output=True
     )
     _git(repo, "add", ".")
-    fresh = _try_repo(repo, "exportspec-lock", hook_home)
+    fresh = _run_hook(repo, "exportspec-lock", hooks_config, hook_home)
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr

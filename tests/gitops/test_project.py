@@ -339,3 +339,121 @@ def test_an_environment_value_failing_a_variable_format_points_into_the_project_
     assert diagnostic["message"] == (
         "variable 'since' from environment 'production': '2026-01-01' is not a 'date-time'"
     )
+
+
+# --- the output root -------------------------------------------------------------------
+
+
+def _project_with(tree: Path, text: str) -> Path:
+    toml = tree / "exportspec.toml"
+    toml.write_text(toml.read_text().replace("[project]\n", f"[project]\n{text}\n", 1))
+    return toml
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("output_root = 1", "is not of type 'string'"),
+        ('output_root = ""', "should be non-empty"),
+        ('output_root = "a\\u0000b"', "output_root"),
+    ],
+)
+def test_a_bad_output_root_is_a_located_configuration_error(
+    tree: Path, run_cli: RunCli, line: str, message: str
+) -> None:
+    toml = _project_with(tree, line)
+    result = run_cli(["validate"])
+    assert result.exit_code == 3, result.explain()
+    assert f"{toml}:2:15: error:" in result.stderr
+    assert message in result.stderr
+
+
+def test_the_output_root_resolves_by_precedence_relative_to_its_source(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exportspec.gitops.project import load_project, output_root
+
+    toml = _project_with(tree, 'output_root = "out"')
+    toml.write_text(toml.read_text() + '\n[environments.local]\noutput_root = "../shared"\n')
+    (tree / "specs" / "sub").mkdir()
+    monkeypatch.chdir(tree / "specs" / "sub")
+    project = load_project(Path.cwd())
+    here = Path.cwd()
+    assert output_root(project, None, environ={}) == str(tree / "out")
+    assert output_root(project, "local", environ={}) == str(tree.parent / "shared")
+    environ = {"EXPORTSPEC_OUTPUT_ROOT": "from-env"}
+    assert output_root(project, "local", environ=environ) == str(here / "from-env")
+    assert output_root(project, "local", "flag", environ) == str(here / "flag")
+    assert output_root(project, "local", "/abs/root", environ) == "/abs/root"
+    assert output_root(load_project(tree.parent), None, environ={}) == str(here)
+
+
+# --- folder searches stay inside the folder searched -----------------------------------
+
+SECRET_SPEC = (
+    'version: 1\nname: "TOPSECRET-7788"\n'
+    'export: {format: csv, attributes: {type: some, list: [{type: id, id: "ALSO-99"}]}}\n'
+)
+
+
+@pytest.fixture
+def outside(tree: Path) -> Path:
+    """A folder beside the repository holding a spec whose errors would echo its values."""
+    folder = tree.parent / "outside"
+    folder.mkdir()
+    (folder / "secret.yaml").write_text(SECRET_SPEC)
+    return folder
+
+
+@pytest.mark.parametrize("command", [["validate"], ["validate", "specs"], ["lock"]])
+def test_a_symlink_leaving_the_spec_root_is_not_followed(
+    tree: Path, outside: Path, run_cli: RunCli, command: list[str]
+) -> None:
+    (tree / "specs" / "leak.yaml").symlink_to(outside / "secret.yaml")
+    (tree / "specs" / "shared").symlink_to(outside)
+    result = run_cli(command)
+    assert result.exit_code == 0, result.explain()
+    assert "TOPSECRET" not in result.stdout + result.stderr
+    assert "ALSO-99" not in result.stdout + result.stderr
+    if command == ["lock"]:
+        lock = json.loads((tree / "exportspec.lock").read_text())
+        assert sorted(lock["specs"]) == ["daily", "everyone", "segment"]
+
+
+def test_a_relative_symlink_climbing_out_is_not_followed_either(
+    tree: Path, outside: Path, run_cli: RunCli
+) -> None:
+    (tree / "specs" / "deep").mkdir()
+    (outside / "secret.toml").write_text('version = 1\nname = "TOPSECRET-7788"\n')
+    (tree / "specs" / "deep" / "leak.toml").symlink_to(Path("../../../outside/secret.toml"))
+    assert (tree / "specs" / "deep" / "leak.toml").is_file()
+    result = run_cli(["validate", "--output-format", "json"])
+    assert result.exit_code == 0, result.explain()
+    assert "TOPSECRET" not in result.stdout + result.stderr
+    paths = [s["path"] for s in json.loads(result.stdout)["specs"]]
+    assert not any("leak" in p for p in paths)
+
+
+def test_symlinks_inside_the_spec_root_still_work(tree: Path, run_cli: RunCli) -> None:
+    hidden = tree / "specs" / ".shared"
+    hidden.mkdir()
+    (tree / "specs" / "daily.yaml").rename(hidden / "daily.yaml")
+    (tree / "specs" / "daily.yaml").symlink_to(Path(".shared/daily.yaml"))
+    (tree / "specs" / "same-segment.yaml").symlink_to("segment.yaml")  # one spec, once
+    result = run_cli(["validate", "--output-format", "json"])
+    assert result.exit_code == 0, result.explain()
+    names = sorted(Path(s["path"]).name for s in json.loads(result.stdout)["specs"])
+    assert len(names) == 3 and names[:2] == ["daily.yaml", "everyone.toml"], names
+
+
+def test_a_file_or_root_named_explicitly_is_taken_wherever_it_points(
+    tree: Path, outside: Path, run_cli: RunCli
+) -> None:
+    (outside / "secret.yaml").write_text(
+        (tree / "specs" / "daily.yaml").read_text().replace("name: daily", "name: elsewhere")
+    )
+    (tree / "linked").symlink_to(outside)
+    for target in ("linked", "linked/secret.yaml"):
+        result = run_cli(["validate", target])
+        assert result.exit_code == 0, result.explain()
+        assert "1 spec(s) valid" in result.stdout

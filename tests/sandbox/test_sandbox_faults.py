@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import threading
 import time
 
 import pytest
@@ -186,23 +188,47 @@ def test_slow_response_finishes_when_waited_for() -> None:
         started = time.monotonic()
         assert post(sb, {"format": "csv"}).status_code == 200
         assert time.monotonic() - started >= 0.3
+        assert sb.server.stalls == 1
 
 
 @pytest.mark.parametrize("at", ["start", "body"])
 def test_slow_waits_once(at: str) -> None:
-    with running_sandbox(customers=BIG, fail=[f"slow=1:at={at}"]) as sb:
+    # A body of several chunks: a stall per chunk would be counted more than once.
+    with running_sandbox(customers=BIG, fail=[f"slow=0.3:at={at}"]) as sb:
         started = time.monotonic()
-        assert post(sb, {"format": "csv"}).status_code == 200
-        assert 1 <= time.monotonic() - started < 1.9  # not twice
+        response = post(sb, {"format": "csv"})
+        assert response.status_code == 200
+        assert response.headers["Transfer-Encoding"] == "chunked"
+        assert len(response.content.splitlines()) == BIG + 1
+        assert time.monotonic() - started >= 0.3
+        assert sb.server.stalls == 1  # counted before the stall, so before the body ended
 
 
-def test_shutdown_does_not_wait_for_a_slow_response() -> None:
-    started = time.monotonic()
-    with (
-        running_sandbox(customers=5, fail=["slow=30"]) as sb,
-        pytest.raises(requests.exceptions.ReadTimeout),
-    ):
-        requests.post(
-            sb.export_url, json={"format": "csv"}, auth=("sandbox", "sandbox"), timeout=0.2
-        )
-    assert time.monotonic() - started < 5
+class _Log(io.StringIO):
+    """A sandbox request log that says when a whole line has arrived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.line = threading.Event()
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        if text.endswith("\n"):
+            self.line.set()
+        return written
+
+
+def test_shutdown_drops_a_slow_response_instead_of_waiting_for_it() -> None:
+    log = _Log()
+    with running_sandbox(customers=5, fail=["slow=30"], log=log) as sb:
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            requests.post(
+                sb.export_url, json={"format": "csv"}, auth=("sandbox", "sandbox"), timeout=0.2
+            )
+        assert sb.server.stalled.wait(60), "the request never reached the slow fault"
+    # The shutdown woke the stalled handler: it logged the request with nothing sent
+    # (status 0). One left to sleep out its 30 s would log a 200, after the client left.
+    assert log.line.wait(60), "the stalled request was never logged"
+    (line,) = log.getvalue().splitlines()
+    assert '" 0 0B ' in line and line.endswith(" fault=slow"), line
+    assert sb.server.stalls == 1

@@ -17,12 +17,14 @@ from contextlib import contextmanager
 
 import click
 
-from exportspec.errors import ConfigError, ExitCode, ExportspecError, UsageError
+from exportspec.errors import ConfigError, ExitCode, ExportspecError, ReportedFailure, UsageError
 from exportspec.spec.models import Diagnostic
+from exportspec.terminal import printable, printable_lines
 
 
 def print_diagnostics(diagnostics: Iterable[Diagnostic]) -> None:
-    """Diagnostics of a single-spec command, as text lines on stderr."""
+    """Diagnostics of a single-spec command, as text lines on stderr (escaped: file names,
+    messages and values may come from anyone)."""
     from exportspec.gitops.report import format_diagnostic, use_colour
 
     colour = use_colour(sys.stderr)
@@ -47,24 +49,55 @@ def writing_stdout() -> Iterator[None]:
         raise ConfigError(f"cannot write to stdout: {exc.strerror or exc}") from None
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the program is, so cleanup (temporary files) runs as for Ctrl-C."""
+@contextmanager
+def reporting_failures(report: Callable[[ExportspecError], None]) -> Iterator[None]:
+    """An error raised before a command has results still gets the command's report: `report`
+    writes it on stdout as a complete `--output-format` document (CI reads the error where it
+    reads results, and an upload step gets a valid file). The error then goes on to the
+    boundary, which prints it on stderr and exits with its code, as without a report.
+    """
+    try:
+        yield
+    except ReportedFailure:
+        raise
+    except ExportspecError as exc:
+        with contextlib.suppress(ExportspecError), writing_stdout():
+            report(exc)  # a failing stdout must not hide the error itself
+        raise
 
 
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated
+class Stopped(KeyboardInterrupt):
+    """SIGTERM, SIGHUP or SIGQUIT, raised where the program is, so cleanup (temporary
+    files) runs as for Ctrl-C; the exit code is 128 + the signal's number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: Signals that stop a command cleanly, and what is said when they do.
+STOPPING = {
+    getattr(signal, name): said
+    for name, said in (("SIGTERM", "Terminated."), ("SIGHUP", "Hung up."), ("SIGQUIT", "Quit."))
+    if hasattr(signal, name)
+}
+
+
+def _raise_stopped(signum: int, frame: object) -> None:
+    raise Stopped(signum)
 
 
 @contextmanager
-def _sigterm_as_exception() -> Iterator[None]:
+def _signals_as_exceptions() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may set handlers (CliRunner in a worker thread)
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = {signum: signal.signal(signum, _raise_stopped) for signum in STOPPING}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextmanager
@@ -76,23 +109,23 @@ def error_boundary(
     `command()` gives the running command's context, for the usage text of a usage error.
     """
     try:
-        with _sigterm_as_exception():
+        with _signals_as_exceptions():
             yield
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise  # click's own: it prints them and picks the code
     except UsageError as exc:
         _traceback(show_traceback)
-        raise click.UsageError(exc.message, command()) from None
+        raise click.UsageError(printable_lines(exc.message), command()) from None
     except ExportspecError as exc:
         _traceback(show_traceback)
         print_diagnostics(exc.diagnostics)
         if exc.message:
-            click.echo(f"Error: {exc.message}", err=True)
+            click.echo(f"Error: {printable_lines(exc.message)}", err=True)
         raise SystemExit(exc.exit_code) from None
-    except Terminated:
+    except Stopped as exc:
         _traceback(show_traceback)
-        click.echo("Terminated.", err=True)
-        raise SystemExit(ExitCode.TERMINATED) from None
+        click.echo(STOPPING.get(exc.signum, "Stopped."), err=True)
+        raise SystemExit(128 + exc.signum) from None
     except KeyboardInterrupt:
         _traceback(show_traceback)
         click.echo("Interrupted.", err=True)
@@ -107,7 +140,7 @@ def error_boundary(
     except Exception as exc:  # a bug of ours: say so in one line unless asked for more
         _traceback(show_traceback)
         click.echo(
-            f"Error: internal error: {type(exc).__name__}: {exc}\n"
+            f"Error: internal error: {printable(f'{type(exc).__name__}: {exc}')}\n"
             "hint: run again with `exportspec --traceback ...` and report it",
             err=True,
         )

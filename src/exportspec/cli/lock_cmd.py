@@ -9,9 +9,15 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
-from exportspec.cli.boundary import print_diagnostics, writing_stdout
+from exportspec.cli.boundary import print_diagnostics, reporting_failures, writing_stdout
 from exportspec.cli.options import output_format_option, render_options
-from exportspec.errors import ExitCode, ReportedFailure, SpecInvalidError, UsageError
+from exportspec.errors import (
+    ExitCode,
+    ExportspecError,
+    ReportedFailure,
+    SpecInvalidError,
+    UsageError,
+)
 from exportspec.gitops.inputs import (
     project_for,
     project_spec_files,
@@ -19,6 +25,7 @@ from exportspec.gitops.inputs import (
     spec_paths,
     undeclared_environment_vars,
 )
+from exportspec.terminal import printable
 
 if TYPE_CHECKING:
     from exportspec.gitops.models import Lock
@@ -59,7 +66,7 @@ def _compile_all(
         from exportspec.gitops.lock import environment_mismatch
 
         if (warning := environment_mismatch(lock, project, environment)) is not None:
-            click.echo(warning, err=True)
+            click.echo(printable(warning), err=True)
     # The lock pins `now`, so time-dependent bodies do not drift between runs.
     inputs = render_inputs(project, environment, var_assignments, vars_files, now or lock.now_text)
     results = check_specs(spec_paths(paths, project), inputs)
@@ -109,7 +116,7 @@ def lock(
     new, text = build_lock(results, project, environment=chosen_name, now=now_text, kept=kept)
     write_lock(new.path, text)
     others = f" ({len(kept)} other(s) kept)" if kept else ""
-    click.echo(f"Locked {len(results)} spec(s) in {new.path}{others}", err=True)
+    click.echo(f"Locked {len(results)} spec(s) in {printable(str(new.path))}{others}", err=True)
 
 
 @click.command()
@@ -143,19 +150,26 @@ def plan(
     """
     from exportspec.gitops.plan import compute_plan
     from exportspec.gitops.plan_report import PLAN_REPORTER_BY_NAME
+    from exportspec.gitops.report import failure_location, failure_report
     from exportspec.gitops.scope import split_lock
 
-    project, lock_, results, _ = _compile_all(
-        paths, environment, var_assignments, vars_files, now, warn_environment=True
-    )
-    if not lock_.exists:
-        click.echo(
-            f"note: no lock file at {lock_.path}: every spec shows as added; "
-            "`exportspec lock` writes it (commit it to plan against it)",
-            err=True,
+    def report_failure(error: ExportspecError) -> None:
+        where = failure_location(paths)
+        failure_report(output_format, error, sys.stdout, command="plan", where=where)
+
+    # A bad exportspec.toml, lock, flag or spec still gets a complete --output-format document.
+    with reporting_failures(report_failure):
+        project, lock_, results, _ = _compile_all(
+            paths, environment, var_assignments, vars_files, now, warn_environment=True
         )
-    scoped, _ = split_lock(lock_, paths, results, lambda: project_spec_files(project))
-    result = compute_plan(results, scoped)
+        if not lock_.exists:
+            click.echo(
+                f"note: no lock file at {printable(str(lock_.path))}: every spec shows as added; "
+                "`exportspec lock` writes it (commit it to plan against it)",
+                err=True,
+            )
+        scoped, _ = split_lock(lock_, paths, results, lambda: project_spec_files(project))
+        result = compute_plan(results, scoped)
     with writing_stdout():
         PLAN_REPORTER_BY_NAME[output_format](result, sys.stdout)
     if detailed_exitcode and result.differs:

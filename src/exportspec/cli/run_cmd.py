@@ -120,8 +120,14 @@ def _common_options(function: F) -> F:
     "--output",
     type=OUTPUT_FILE,
     callback=require_file_name,
-    help="Export file (`-` for stdout, no run record) [default: the spec's output.path, "
-    "else exports/NAME.csv|json].",
+    help="Export file, any path (`-` for stdout, no run record) [default: the spec's "
+    "output.path, else exports/NAME.csv|json, under the output root].",
+)
+@click.option(
+    "--output-root",
+    metavar="PATH",
+    help="Folder the spec's output.path is relative to and must stay inside [env "
+    "EXPORTSPEC_OUTPUT_ROOT; else output_root in exportspec.toml; default: the working folder].",
 )
 @_common_options
 @connection_options
@@ -132,6 +138,7 @@ def run(
     vars_files: tuple[Path, ...],
     now: str | None,
     output: Path | None,
+    output_root: str | None,
     dry_run: bool,
     sandbox: bool,
     quiet: bool,
@@ -146,7 +153,9 @@ def run(
     129/131/143 hung up, quit, terminated, 141 the reader of -o - left; a failed run
     leaves no partial file.
     """
+    from exportspec.errors import UsageError
     from exportspec.gitops.inputs import project_for, render_inputs, undeclared_environment_vars
+    from exportspec.gitops.project import output_root as resolve_output_root
     from exportspec.run.models import ExportRequest
     from exportspec.run.runner import RunOptions, default_output_path
     from exportspec.spec.pipeline import compile_spec
@@ -164,7 +173,14 @@ def run(
             f"{project.file} [environments.{selected.name}]",
             {"base_url": selected.base_url, "project_token": selected.project_token},
         )
+    if output is not None and output_root is not None:
+        raise UsageError(
+            "--output-root places the spec's output.path; -o names the file itself: give one"
+        )
+    # -o is the user's own choice; the spec's output.path lands under the output root.
+    root = None if output is not None else resolve_output_root(project, environment, output_root)
     target = output or default_output_path(result.compiled)
+    read = (spec, *vars_files, project.root / project.lockfile)
     _execute(
         RunOptions(
             ExportRequest.from_compiled(result.compiled),
@@ -173,6 +189,8 @@ def run(
             sandbox=sandbox,
             dry_run=dry_run,
             project_defaults=defaults,
+            output_root=root,
+            inputs=read if project.file is None else (*read, project.file),
         ),
         quiet=quiet,
     )
@@ -231,6 +249,7 @@ def rerun(
         dry_run=dry_run,
         recorded=recorded,
         use_record_url=use_record_url,
+        inputs=(record,),
     )
     _execute(options, quiet=quiet)
 

@@ -11,7 +11,7 @@ from types import FrameType
 
 import click
 
-from exportspec.cli.boundary import writing_stdout
+from exportspec.cli.boundary import STOPPING, writing_stdout
 
 FAIL_HELP = """\b
 Fault injection, --fail SPEC (repeatable; specs run one after another, then all is
@@ -146,7 +146,8 @@ def execute(settings: SandboxSettings) -> None:
         "  Ctrl-C stops it.",
         err=True,
     )
-    signal.signal(signal.SIGTERM, _interrupt)
+    for signum in STOPPING:  # SIGTERM, SIGHUP, SIGQUIT: a server's usual ends, exit 0
+        signal.signal(signum, _interrupt)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

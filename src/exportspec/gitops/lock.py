@@ -105,13 +105,13 @@ def load_lock(path: Path) -> Lock:
     and the field, never a traceback or a silently wrong plan.
     """
     from exportspec.schemas import LOCK_SCHEMA, schema_problems
-    from exportspec.spec.load import LoadError
+    from exportspec.spec.load import InputReadError, LoadError, read_bounded
     from exportspec.spec.load_json import load_json_bytes
 
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the lock file: {exc.strerror}") from None
+        raw = read_bounded(path)
+    except InputReadError as exc:
+        raise ConfigError(f"{path}: cannot read the lock file: {exc.reason}") from None
     if (conflict := _conflict_marker(raw, path)) is not None:
         raise LockFileError(path, [conflict])
     try:

@@ -11,8 +11,10 @@ from exportspec.gitops.report import (
     paint,
     sarif_document,
     use_colour,
+    write_junit,
 )
 from exportspec.spec.models import Diagnostic
+from exportspec.terminal import guard_line, json_dumps, printable
 
 if TYPE_CHECKING:
     from exportspec.gitops.models import Change, Plan, PlanEntry
@@ -37,11 +39,12 @@ def _value(value: object) -> str:
 
 
 def _change_line(change: Change) -> str:
+    """`$.path: old -> new`, escaped: paths and values come from specs and the lock."""
     if change.kind == "added":
-        return f"{change.path_text}: + {_value(change.new)}"
+        return printable(f"{change.path_text}: + {_value(change.new)}")
     if change.kind == "removed":
-        return f"{change.path_text}: - {_value(change.old)}"
-    return f"{change.path_text}: {_value(change.old)} -> {_value(change.new)}"
+        return printable(f"{change.path_text}: - {_value(change.old)}")
+    return printable(f"{change.path_text}: {_value(change.old)} -> {_value(change.new)}")
 
 
 def _variable_line(change: Change) -> str:
@@ -50,6 +53,11 @@ def _variable_line(change: Change) -> str:
 
 
 def _plan_title(entry: PlanEntry) -> str:
+    """`name (path): status`, escaped: names and paths come from specs and the lock."""
+    return printable(_title(entry))
+
+
+def _title(entry: PlanEntry) -> str:
     if entry.status == "renamed":
         return f"{entry.old_name} -> {entry.name} ({entry.path}): renamed"
     if entry.status == "changed" and entry.old_path and entry.old_path != entry.path:
@@ -84,9 +92,9 @@ def plan_text(plan: Plan, stream: TextIO) -> None:
         sign = _SIGN[entry.status]
         stream.write(f"{paint(sign, sign, colour)} {_plan_title(entry)}\n")
         for change in entry.body_changes:
-            stream.write(f"    {_change_line(change)}\n")
+            stream.write(guard_line(f"    {_change_line(change)}") + "\n")
         for change in entry.variable_changes:
-            stream.write(f"    {_variable_line(change)}\n")
+            stream.write(guard_line(f"    {_variable_line(change)}") + "\n")
     if not plan.differs:
         stream.write("No changes: every compiled body matches the lock.\n")
     stream.write(plan_summary(plan) + "\n")
@@ -116,8 +124,7 @@ def plan_json(plan: Plan, stream: TextIO) -> None:
             for e in plan.entries
         ],
     }
-    json.dump(document, stream, indent=2, ensure_ascii=False)
-    stream.write("\n")
+    stream.write(json_dumps(document) + "\n")
 
 
 def _plan_detail(entry: PlanEntry) -> str:
@@ -132,10 +139,8 @@ def plan_github(plan: Plan, stream: TextIO) -> None:
             continue
         detail = _plan_detail(entry)
         message = f"exportspec plan: {_plan_title(entry)}" + (f"\n{detail}" if detail else "")
-        stream.write(
-            f"::notice file={escape_github(_plan_file(plan, entry), property_=True)},line=1,col=1"
-            f"::{escape_github(message)}\n"
-        )
+        file = escape_github(printable(_plan_file(plan, entry)), property_=True)
+        stream.write(f"::notice file={file},line=1,col=1::{escape_github(message)}\n")
     stream.write(plan_summary(plan) + "\n")
 
 
@@ -155,16 +160,16 @@ def plan_junit(plan: Plan, stream: TextIO) -> None:
         skipped="0",
     )
     for entry in plan.entries:
-        case = ET.SubElement(suite, "testcase", classname="exportspec.plan", name=entry.name)
-        case.set("file", _plan_file(plan, entry))
+        case = ET.SubElement(
+            suite, "testcase", classname="exportspec.plan", name=printable(entry.name)
+        )
+        case.set("file", printable(_plan_file(plan, entry)))
         if entry.differs:
             failure = ET.SubElement(case, "failure", message=_plan_title(entry), type=entry.status)
             failure.text = _plan_detail(entry)
         elif entry.status == "moved":
             ET.SubElement(case, "system-out").text = _plan_title(entry)
-    ET.indent(root)
-    stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-    stream.write(ET.tostring(root, encoding="unicode") + "\n")
+    write_junit(root, stream)
 
 
 def plan_sarif(plan: Plan, stream: TextIO) -> None:
@@ -179,8 +184,7 @@ def plan_sarif(plan: Plan, stream: TextIO) -> None:
         for e in plan.entries
         if e.status != "unchanged"
     ]
-    json.dump(sarif_document(diagnostics), stream, indent=2, ensure_ascii=False)
-    stream.write("\n")
+    stream.write(json_dumps(sarif_document(diagnostics)) + "\n")
 
 
 PLAN_REPORTER_BY_NAME: dict[str, PlanReporter] = {

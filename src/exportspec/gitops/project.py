@@ -1,7 +1,9 @@
-"""The optional project file `exportspec.toml`: spec roots, environments, the lock file's place."""
+"""The optional project file `exportspec.toml`: spec roots, environments, the lock file's place,
+the output root."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -13,6 +15,9 @@ from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument
 
 PROJECT_FILE = "exportspec.toml"
 DEFAULT_LOCKFILE = "exportspec.lock"
+ENV_OUTPUT_ROOT = "EXPORTSPEC_OUTPUT_ROOT"
+#: `scheme://...`: an object-store URL, which this version cannot write to.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 #: The `propertyNames` pattern of `environments` in schemas/project.schema.json, and its words.
 ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -36,6 +41,8 @@ class Environment:
     base_url: str | None = None
     project_token: str | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
+    #: `output_root` as written (relative to the project file's folder).
+    output_root: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +56,8 @@ class Project:
     default_environment: str | None = None
     spec_roots: tuple[Path, ...] = (Path("specs"),)
     lockfile: Path = Path(DEFAULT_LOCKFILE)
+    #: `project.output_root` as written (relative to the project file's folder).
+    output_root: str | None = None
 
     def environment(self, name: str | None) -> Environment | None:
         """The selected environment (`--env`, else the default); unknown names are errors."""
@@ -103,7 +112,13 @@ def load_project(start: Path) -> Project:
     data = document.data
     settings = data.get("project", {})
     environments = {
-        name: Environment(name, env.get("base_url"), env.get("project_token"), env.get("vars", {}))
+        name: Environment(
+            name,
+            env.get("base_url"),
+            env.get("project_token"),
+            env.get("vars", {}),
+            env.get("output_root"),
+        )
         for name, env in data.get("environments", {}).items()
     }
     project = Project(
@@ -114,10 +129,50 @@ def load_project(start: Path) -> Project:
         default_environment=settings.get("default_environment"),
         spec_roots=tuple(Path(p) for p in settings.get("spec_roots", ["specs"])),
         lockfile=Path(settings.get("lockfile", DEFAULT_LOCKFILE)),
+        output_root=settings.get("output_root"),
     )
     if project.default_environment is not None:
         project.environment(None)  # an unknown default is an error now, not at first use
     return project
+
+
+def output_root(
+    project: Project,
+    environment: str | None,
+    flag: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The output root of a run: the folder a spec's `output.path` is relative to and must
+    stay inside, as an absolute path (symlinks kept: they are followed when checked).
+
+    Precedence, highest first: `--output-root` (`flag`), `EXPORTSPEC_OUTPUT_ROOT`, the
+    selected environment's `output_root`, `[project] output_root`, the working folder. The
+    flag and the variable are relative to the working folder, the file's values to the
+    file's folder. One string, resolved here only: a later version takes object-store URLs.
+    """
+    env = os.environ if environ is None else environ
+    selected = project.environment(environment)
+    file = str(project.file) if project.file is not None else PROJECT_FILE
+    candidates = [
+        (flag, Path.cwd(), "--output-root"),
+        (env.get(ENV_OUTPUT_ROOT) or None, Path.cwd(), ENV_OUTPUT_ROOT),
+        (
+            selected.output_root if selected is not None else None,
+            project.root,
+            f"environments.{selected.name if selected else ''}.output_root in {file}",
+        ),
+        (project.output_root, project.root, f"project.output_root in {file}"),
+    ]
+    for value, base, source in candidates:
+        if value is None:
+            continue
+        error = UsageError if source == "--output-root" else ConfigError
+        if not value or "\0" in value:
+            raise error(f"{source} must name a folder")
+        if _URL.match(value):
+            raise error(f"{source} is {value!r}: this version writes outputs to local folders only")
+        return os.path.normpath(base / value)  # `base` is absolute; symlinks are kept
+    return str(Path.cwd())
 
 
 def _may_be_secret(path: JsonPath, value: Any) -> bool:

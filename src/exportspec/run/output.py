@@ -55,13 +55,13 @@ class AtomicFile:
 
     A symlinked target keeps its link: the file it points to is replaced. As a context
     manager, any exception (Ctrl-C included) removes the temporary file. The temporary
-    file is locked (flock) while it lives, and after the commit until `close()`: so a
-    later run of the same output tells an abandoned one (SIGKILL, power cut: removed)
-    from a live one (refused), and two runs never interleave a commit and what follows
-    it (a run record).
+    file is locked (flock) while it lives, so a later run of the same output tells an
+    abandoned one (SIGKILL, power cut: removed) from a live one (refused). With
+    `exclusive`, the commit also locks the output's folder until `close()`, so two runs
+    never interleave a commit and what follows it (a run record).
     """
 
-    def __init__(self, target: Path, *, private: bool = True) -> None:
+    def __init__(self, target: Path, *, private: bool = True, exclusive: bool = False) -> None:
         self.target = target
         self._final = Path(os.path.realpath(target)) if target.is_symlink() else target
         folder = self._final.parent
@@ -71,12 +71,19 @@ class AtomicFile:
         # cut so that prefix, random part and suffix fit in 255 bytes.
         prefix = "." + _cut_utf8(self._final.name, 200) + "."
         _sweep(folder, prefix, target)
-        fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".part")
+        # Created under a name the sweep ignores, and renamed to it only once locked: no
+        # other run can take it for an abandoned file in between.
+        fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".new")
         self.temp_path = Path(name)
         self._file: BinaryIO | None = None
         self._committed = False
+        self._exclusive = exclusive
+        self._folder_lock: int | None = None
         try:
             _lock(fd, wait=False)
+            part = self.temp_path.with_name(self.temp_path.name.removesuffix(".new") + ".part")
+            self.temp_path.rename(part)
+            self.temp_path = part
             if not private and hasattr(os, "fchmod"):
                 os.fchmod(fd, 0o666 & ~_umask())
             self._file = os.fdopen(fd, "wb")
@@ -104,9 +111,10 @@ class AtomicFile:
         assert self._file is not None and not self._committed
         self._file.flush()
         os.fsync(self._file.fileno())
-        with _target_locked(self._final):
-            self.temp_path.replace(self._final)
-            self._committed = True
+        if self._exclusive:
+            self._folder_lock = _locked_folder(self._final.parent)
+        self.temp_path.replace(self._final)
+        self._committed = True
         fsync_folder(self._final.parent)
 
     def close(self) -> None:
@@ -117,6 +125,12 @@ class AtomicFile:
         file, self._file = self._file, None
         if file is not None:
             file.close()
+        self._release_folder()
+
+    def _release_folder(self) -> None:
+        folder, self._folder_lock = self._folder_lock, None
+        if folder is not None:
+            os.close(folder)
 
     def discard(self) -> None:
         """Close and remove the temporary file; the target is untouched."""
@@ -127,6 +141,7 @@ class AtomicFile:
         if not self._committed:
             with contextlib.suppress(FileNotFoundError):
                 self.temp_path.unlink()
+        self._release_folder()
 
     def __enter__(self) -> Self:
         return self
@@ -156,7 +171,8 @@ def _sweep(folder: Path, prefix: str, target: Path) -> None:
         candidates = [entry.path for entry in entries if pattern.fullmatch(entry.name)]
     for path in candidates:
         try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+            fd = os.open(path, flags)
         except OSError:
             continue  # gone meanwhile, or not ours to open
         try:
@@ -178,20 +194,21 @@ def _lock(fd: int, *, wait: bool) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
 
 
-@contextlib.contextmanager
-def _target_locked(final: Path) -> Iterator[None]:
-    """Hold the current target's lock (another run's commit, until it has written its
-    record) while renaming over it."""
+def _locked_folder(folder: Path) -> int | None:
+    """An open, flock-ed handle on `folder` (None where folders cannot be locked). Held
+    only from a commit to the end of its run record: another run's commit waits that long."""
+    if fcntl is None:
+        return None
     try:
-        fd = os.open(final, os.O_RDONLY)
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
-        yield  # no target yet (or none to lock)
-        return
+        return None
     try:
         _lock(fd, wait=True)
-        yield
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
 
 
 class Sink(Protocol):
@@ -218,7 +235,7 @@ class FileSink:
     def __init__(self, target: Path) -> None:
         self._target = target
         try:
-            self._file = AtomicFile(target)
+            self._file = AtomicFile(target, exclusive=True)
         except OSError as exc:
             raise output_error(target, exc) from None
 

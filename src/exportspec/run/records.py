@@ -85,7 +85,7 @@ def load_run_record(path: Path) -> StoredRun:
     against the record file at the line and field concerned.
     """
     from exportspec.schemas import RUN_RECORD_SCHEMA, schema_problems
-    from exportspec.spec.load import LoadError
+    from exportspec.spec.load import InputReadError, LoadError, read_bounded
     from exportspec.spec.load_json import load_json_bytes
 
     def invalid(message: str, position: Position | None = None) -> SpecInvalidError:
@@ -98,9 +98,9 @@ def load_run_record(path: Path) -> StoredRun:
             f"`exportspec rerun {beside}`"
         )
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise invalid(f"cannot read the run record: {exc.strerror}") from None
+        raw = read_bounded(path)
+    except InputReadError as exc:
+        raise invalid(f"cannot read the run record: {exc.reason}") from None
     try:
         document = load_json_bytes(raw, path)
     except LoadError as exc:

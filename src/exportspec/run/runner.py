@@ -54,6 +54,13 @@ class RunOptions:
     use_record_url: bool = False
     #: Values below the environment variables (an exportspec.toml environment).
     project_defaults: SettingsLayer | None = None
+    #: The output root, an absolute folder (`gitops.project.output_root`): `output` is then
+    #: a spec's `output.path`, relative to it, and must stay inside it. None: `output` is
+    #: the user's own choice (-o, rerun's default beside the record), taken as given.
+    output_root: str | None = None
+    #: The files the run reads (spec, vars files, exportspec.toml, the lock; the replayed
+    #: record): neither the output nor its run record may replace one.
+    inputs: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +73,8 @@ class RunOutcome:
 
 
 def default_output_path(compiled: CompiledBody) -> Path:
-    """The spec's rendered `output.path`, else `exports/<name>.<csv|json>`."""
+    """The spec's rendered `output.path`, else `exports/<name>.<csv|json>`: relative to the
+    output root (`RunOptions.output_root`)."""
     if compiled.output_path:
         return Path(compiled.output_path)
     suffix = "csv" if compiled.format == "csv" else "json"
@@ -86,7 +94,7 @@ def run(
     whose output is None. Raises the errors of `errors` with their exit codes; on any
     failure, Ctrl-C included, no partial output remains and an older one is untouched.
     """
-    target = options.output
+    target = output_target(options)
     with _settings(options, messages) as settings:
         if options.dry_run:
             text = format_dry_run(options.request, settings, target, sandbox=options.sandbox)
@@ -108,6 +116,88 @@ def run(
         )
     record = records.record_path_for(target) if target is not None and wants_record else None
     return RunOutcome(result=result, record=record)
+
+
+def output_target(options: RunOptions) -> Path | None:
+    """Where the export goes (None: stdout), checked before anything is sent.
+
+    A spec's `output.path` (with `options.output_root`) must stay inside the root: its
+    folder, symlinks followed, lies in the root's, and so does a symlinked target's file.
+    Any output must not be a folder, hold a NUL byte, or replace an input of the run (nor
+    may its run record). Raises ConfigError (exit 3).
+    """
+    output = options.output
+    if output is None:
+        return None
+    if "\0" in str(output):
+        raise ConfigError(f"the output path {str(output)!r} holds a NUL byte, which no file can")
+    root = None if options.output_root is None else Path(options.output_root)
+    if root is not None:
+        output = _inside_root(output, root)
+    if output.is_dir():
+        raise ConfigError(f"the output {output} is a folder: name a file")
+    written = [output]
+    if not is_special_file(output):
+        record = records.record_path_for(output)
+        if root is not None:
+            _no_link_out(record, root, f"the run record of {output}")
+        if options.recorded is None:  # rerun's new record replaces the replayed one
+            written.append(record)
+    for path in written:
+        for source in options.inputs:
+            if _same_file(path, source):
+                what = "the output" if path is output else f"the run record {path} of"
+                raise ConfigError(
+                    f"{what} {output} would replace {source}, an input of this run: "
+                    "write the export elsewhere (output.path, --output-root or -o)"
+                )
+    return output
+
+
+def _inside_root(relative: Path, root: Path) -> Path:
+    """`root / relative`, refused unless it stays inside `root` (symlinks followed)."""
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"the output root {root} is not a folder")
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ConfigError(
+            f"output.path {str(relative)!r} is not inside the output root {root}: it must be "
+            "relative, without '..' (to write elsewhere, give -o PATH)"
+        )
+    target = root / relative
+    inside = Path(os.path.realpath(root))
+    folder = Path(os.path.realpath(target.parent))
+    if not folder.is_relative_to(inside):
+        raise ConfigError(
+            f"output.path {str(relative)!r} leaves the output root {root}: its folder "
+            f"{target.parent} leads to {folder} (a symlink); to write there, give -o PATH"
+        )
+    _no_link_out(target, root, f"output.path {str(relative)!r}")
+    try:
+        return target.relative_to(Path.cwd())  # as the user sees it, and as records keep it
+    except ValueError:
+        return target
+
+
+def _no_link_out(path: Path, root: Path, what: str) -> None:
+    """Refuse a symlink at `path` whose file lies outside `root`: it would be replaced."""
+    if path.is_symlink():
+        final = Path(os.path.realpath(path))
+        if not final.is_relative_to(Path(os.path.realpath(root))):
+            raise ConfigError(
+                f"{what} leaves the output root {root}: {path} is a symlink to {final}; "
+                "to write there, give -o PATH"
+            )
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    """Whether `path` and `other` name one file: the same resolved path, or (hard links)
+    the same inode."""
+    try:
+        if os.path.realpath(path) == os.path.realpath(other):
+            return True
+        return path.exists() and other.exists() and path.samefile(other)
+    except (OSError, ValueError):
+        return False
 
 
 def export(
@@ -155,6 +245,7 @@ def export(
                 except Retryable as exc:
                     progress.done()
                     exc.reason = client.scrub(exc.reason)
+                    exc.args = (exc.reason,)  # --traceback shows args: masked there too
                     _restart(sink, number, exc)
                     raise
 
@@ -209,8 +300,12 @@ def _check_record_target(recorded: SettingsLayer, settings: Settings) -> None:
     went without being told: an edited record must not choose where credentials go."""
     url = str(recorded.values.get("base_url") or "")
     token = recorded.values.get("project_token")
-    then, now = urlsplit(url), urlsplit(settings.base_url)
-    same_place = (then.scheme, then.hostname, then.port) == (now.scheme, now.hostname, now.port)
+    now = urlsplit(settings.base_url)
+    try:
+        then = urlsplit(url)
+        same_place = (then.scheme, then.hostname, then.port) == (now.scheme, now.hostname, now.port)
+    except ValueError:  # an invalid port: not a place the settings can name
+        same_place = False
     if same_place and token == settings.project_token:
         return
     what = "base URL" if not same_place else "project token"
@@ -235,13 +330,11 @@ def _settings(options: RunOptions, messages: TextIO | None) -> Iterator[Settings
             flags,
             pinned=pinned,
             project_defaults=options.project_defaults,
-            require_token=not options.dry_run and recorded is None,
+            require_token=not options.dry_run,
             require_credentials=not options.dry_run,
         )
         if recorded is not None and pinned is None:
             _check_record_target(recorded, settings)
-        elif recorded is not None and settings.project_token is None and not options.dry_run:
-            resolve_settings(flags, pinned=pinned)  # raises: no project token
         yield settings
         return
     if flags.base_url is not None or flags.project_token is not None:

@@ -47,6 +47,8 @@ from exportspec.sandbox.model import (
 )
 
 _BATCH_SIZE = 4096
+#: The largest data file read (256 MiB): it is held in memory, several times over as objects.
+MAX_DATA_FILE_BYTES = 256 * 1024 * 1024
 
 
 class DataFileError(ConfigError):
@@ -108,10 +110,14 @@ class FileSource:
 
 def load_data_file(path: Path) -> Project:
     """Read a JSON Lines data file into a project; errors name the file and line."""
+    from exportspec.spec.load import InputReadError, read_bounded
+
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"cannot read data file {path}: {exc}") from exc
+        lines = read_bounded(path, MAX_DATA_FILE_BYTES).decode("utf-8").splitlines()
+    except InputReadError as exc:
+        raise DataFileError(f"cannot read data file {path}: {exc.reason}") from None
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"cannot read data file {path}: {exc}") from None
     segmentations: tuple[Segmentation, ...] = ()
     attributes: tuple[ComputedAttribute, ...] = ()
     customers: list[_Customer] = []

@@ -27,6 +27,7 @@ from exportspec.sandbox.export import BodyError, parse_request, render
 from exportspec.sandbox.faults import STATUS_KINDS, Fault, FaultPlan
 from exportspec.sandbox.jsoninput import load_json
 from exportspec.sandbox.model import Project
+from exportspec.terminal import guard_line
 
 EXPORT_PATH = re.compile(r"/data/v2/projects/(?P<token>[^/]+)/customers/export")
 #: Bodies larger than this are refused with 413; real export bodies are a few hundred bytes.
@@ -77,6 +78,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.log = log
         self.stopping = threading.Event()
         self.request_count = 0
+        #: Slow-fault waits begun, and an event set at the first: a record for tests.
+        self.stalls = 0
+        self.stalled = threading.Event()
         self._lock = threading.Lock()
         self._connections: set[socket.socket] = set()
 
@@ -99,10 +103,16 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         with self._lock:
             self.request_count += 1
 
+    def count_stall(self) -> None:
+        with self._lock:
+            self.stalls += 1
+        self.stalled.set()
+
     def write_log(self, line: str) -> None:
+        """One log line, escaped: request paths and methods are whatever a client sent."""
         if self.log is not None:
             with self._lock:
-                print(line, file=self.log, flush=True)
+                print(guard_line(line), file=self.log, flush=True)
 
     def track(self, connection: socket.socket, *, alive: bool) -> None:
         with self._lock:
@@ -337,6 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stall(self, seconds: float) -> bool:
         """Wait for a slow fault; True when the server is stopping and the reply is dropped."""
+        self.server.count_stall()
         if self.server.stopping.wait(seconds):
             self.close_connection = True
             return True

@@ -9,6 +9,8 @@ key and value to its line and column.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,26 @@ DATA_SUFFIXES = (*SPEC_SUFFIXES, ".json")
 #: while a "billion laughs" file would expand to 10**9.
 MAX_VALUES = 100_000
 MAX_DEPTH = 64
+#: The largest spec, vars file, project file, lock or run record read (16 MiB).
 MAX_FILE_BYTES = 16 * 1024 * 1024
+_READ_CHUNK = 1024 * 1024
+
+
+def too_deep(value: Any, depth: int = 0) -> bool:
+    """Whether a node of `value` lies more than MAX_DEPTH keys or indexes deep, counted as the
+    YAML and TOML loaders count (`depth` is where `value` itself sits: 1 for a value in a
+    file's top-level mapping, such as a variable's). Iterative: a deep value cannot
+    exhaust the recursion limit here."""
+    pending = [(value, depth)]
+    while pending:
+        item, level = pending.pop()
+        if level > MAX_DEPTH:
+            return True
+        if isinstance(item, dict):
+            pending.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            pending.extend((child, level + 1) for child in item)
+    return False
 
 
 class LoadError(Exception):
@@ -34,6 +55,56 @@ class LoadError(Exception):
         self.diagnostic = diagnostic
 
 
+class InputReadError(Exception):
+    """An input file cannot be read: an OS error, not a regular file, or larger than its cap.
+
+    The message is a reason to follow "cannot read ...: ", e.g. "larger than 16777216 bytes".
+    """
+
+    def __init__(self, reason: str, *, too_large: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.too_large = too_large
+
+
+def read_bounded(path: Path, cap: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of the regular file `path`, at most `cap` of them, or InputReadError.
+
+    The cap holds while reading (at most cap + 1 bytes are read, whatever the file's size
+    says, so a file that grows meanwhile cannot fill memory either). The file is opened
+    non-blocking, so a named pipe without a writer cannot hang the open, and anything but a
+    regular file (a FIFO, `/dev/zero`, a socket, a folder) is refused before a byte is read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise InputReadError(exc.strerror or str(exc)) from None
+    except ValueError:  # an embedded NUL byte
+        raise InputReadError("the path holds a NUL byte") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputReadError("it is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            raise InputReadError(
+                "not a regular file (a named pipe, device or socket); give a regular file"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while size <= cap:
+            chunk = os.read(fd, min(_READ_CHUNK, cap + 1 - size))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+        raise InputReadError(f"larger than {cap} bytes", too_large=True)
+    except OSError as exc:
+        raise InputReadError(exc.strerror or str(exc)) from None
+    finally:
+        os.close(fd)
+
+
 #: Files a folder search never takes for specs: the project file sits beside them (`lock .`).
 NOT_SPECS = frozenset({"exportspec.toml"})
 
@@ -42,26 +113,36 @@ def iter_spec_files(paths: Iterable[Path]) -> Iterator[Path]:
     """Yield spec files: files as given, folders searched recursively, sorted, deduplicated.
 
     A folder search skips hidden files and folders (`.github/`, `.pre-commit-config.yaml`)
-    and the project file; a file named explicitly is always taken.
+    and the project file; a file named explicitly is always taken. It also skips a symlink
+    (file or folder) that leads out of the folder searched: a pull request's own tree must
+    not make a command read, or echo, a file elsewhere on the machine. Symlinks that stay
+    inside work as usual.
     """
     seen: set[Path] = set()
     for path in paths:
-        if path.is_dir():
-            found = sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix in SPEC_SUFFIXES
-                and p.name not in NOT_SPECS
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and p.is_file()
-            )
-        else:
-            found = [path]
+        found = _search(path) if path.is_dir() else [path]
         for file in found:
             key = file.resolve()
             if key not in seen:
                 seen.add(key)
                 yield file
+
+
+def _search(root: Path) -> list[Path]:
+    """The spec files under the folder `root`, sorted: only those that resolve inside it.
+
+    `rglob` does not enter folder symlinks (what one inside points to is searched under its
+    own name); the realpath test also holds where a Python's glob would follow them."""
+    inside = Path(os.path.realpath(root))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix in SPEC_SUFFIXES
+        and p.name not in NOT_SPECS
+        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and Path(os.path.realpath(p)).is_relative_to(inside)
+        and p.is_file()
+    )
 
 
 def load_document(
@@ -74,10 +155,20 @@ def load_document(
     """
     shown = display or str(path)
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise LoadError(Diagnostic(shown, f"cannot read file: {exc.strerror}", rule="io")) from exc
+        raw = read_bounded(path)
+    except InputReadError as exc:
+        raise LoadError(_unreadable(shown, exc)) from None
     return load_bytes(raw, path=path, display=shown, allow_empty=allow_empty)
+
+
+def _unreadable(shown: str, exc: InputReadError) -> Diagnostic:
+    if exc.too_large:
+        return _too_large(shown)
+    return Diagnostic(shown, f"cannot read file: {exc.reason}", rule="io")
+
+
+def _too_large(shown: str) -> Diagnostic:
+    return Diagnostic(shown, f"file is larger than {MAX_FILE_BYTES} bytes", rule="io")
 
 
 def load_bytes(
@@ -86,7 +177,7 @@ def load_bytes(
     """Parse file contents already in memory (used by tests and `load_document`)."""
     shown = display or str(path)
     if len(raw) > MAX_FILE_BYTES:
-        raise LoadError(Diagnostic(shown, f"file is larger than {MAX_FILE_BYTES} bytes", rule="io"))
+        raise LoadError(_too_large(shown))
     text = _decode(raw, shown)
     if allow_empty and path.suffix == ".toml":
         pass  # an empty TOML document is an empty table; tomllib judges the rest

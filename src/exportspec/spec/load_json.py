@@ -10,12 +10,19 @@ import hashlib
 import json
 import math
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 from exportspec.errors import abridged
-from exportspec.jsontext import deeper_than
-from exportspec.spec.load import MAX_DEPTH, MAX_FILE_BYTES, LoadError, load_bytes, require_mapping
+from exportspec.spec.load import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    LoadError,
+    load_bytes,
+    require_mapping,
+    too_deep,
+)
 from exportspec.spec.load_yaml import load_yaml
 from exportspec.spec.models import Diagnostic, LoadedDocument, Position, SourceMap
 
@@ -111,7 +118,7 @@ def load_json_bytes(raw: bytes, path: Path) -> LoadedDocument:
             Diagnostic(shown, f"not valid JSON ({exc})", where, rule="syntax")
         ) from None
     except ValueError as exc:  # json's cap on the digits of an integer
-        raise LoadError(Diagnostic(shown, f"not valid JSON ({exc})", rule="syntax")) from None
+        raise LoadError(_long_integer(text, shown, exc)) from None
     try:
         _, source_map = load_yaml(text, shown)
     except LoadError as exc:
@@ -120,12 +127,25 @@ def load_json_bytes(raw: bytes, path: Path) -> LoadedDocument:
         source_map = SourceMap({}, {})
     if duplicate is not None:
         raise LoadError(Diagnostic(shown, f"not valid JSON ({duplicate})", rule="duplicate-key"))
-    if deeper_than(data, MAX_DEPTH):
+    if too_deep(data):
         raise LoadError(
             Diagnostic(shown, f"nesting is deeper than {MAX_DEPTH} levels", rule="too-deep")
         )
     require_mapping(data, source_map, shown, f"a JSON object, not {_json_kind(data)}")
     return LoadedDocument(path, data, source_map, hashlib.sha256(raw).hexdigest())
+
+
+def _long_integer(text: str, shown: str, exc: ValueError) -> Diagnostic:
+    """The integer json.loads could not convert (past Python's digit limit), located."""
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        digits = sum(ch.isdigit() for ch in token)
+        if token[0] != '"' and digits > sys.get_int_max_str_digits() > 0:
+            before = text[: match.start()]
+            where = Position(before.count("\n") + 1, match.start() - before.rfind("\n"))
+            message = f"not valid JSON (an integer of {digits} digits is too large)"
+            return Diagnostic(shown, message, where, rule="too-large")
+    return Diagnostic(shown, f"not valid JSON ({exc})", rule="syntax")
 
 
 def _json_kind(value: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import sys
 import tomllib
 from typing import Any
 
@@ -45,6 +46,11 @@ def load_toml(text: str, shown: str) -> tuple[Any, SourceMap]:
         raise LoadError(
             Diagnostic(shown, f"nesting is deeper than {MAX_DEPTH} levels", rule="too-deep")
         ) from None
+    except ValueError as exc:  # tomllib's int() of a decimal past Python's digit limit
+        raise LoadError(
+            _long_integer(text, shown)
+            or Diagnostic(shown, f"TOML value error: {exc}", rule="syntax")
+        ) from None
     scanner = _TomlScanner(text)
     scanner.scan()
     source_map = SourceMap(scanner.values, scanner.keys)
@@ -69,6 +75,8 @@ def _toml_to_json(value: Any, shown: str, source_map: SourceMap, path: JsonPath)
         return [_toml_to_json(v, shown, source_map, (*path, i)) for i, v in enumerate(value)]
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
+    if isinstance(value, int) and _too_many_digits(value):
+        raise LoadError(_digits_error(shown, source_map.value_position(path), path))
     if isinstance(value, float) and not math.isfinite(value):
         raise LoadError(
             Diagnostic(
@@ -80,6 +88,63 @@ def _toml_to_json(value: Any, shown: str, source_map: SourceMap, path: JsonPath)
             )
         )
     return value
+
+
+#: A TOML decimal integer, where a value starts (a date, time or float goes on differently).
+_DECIMAL = re.compile(r"[+-]?[0-9][0-9_]*(?![0-9_.eE:T-])")
+
+
+def _digit_limit() -> int:
+    """Python's limit on the digits of an integer converted from or to text (0: none)."""
+    return sys.get_int_max_str_digits()
+
+
+def _too_many_digits(value: int) -> bool:
+    """Whether `value` (a hexadecimal one, say) has more decimal digits than Python converts."""
+    limit = _digit_limit()
+    return bool(limit) and value.bit_length() > 3 * limit and abs(value) >= 10**limit
+
+
+def _digits_error(shown: str, position: Position | None, path: JsonPath) -> Diagnostic:
+    return Diagnostic(
+        shown,
+        f"an integer of more than {_digit_limit()} digits is too large",
+        position,
+        path,
+        rule="too-large",
+    )
+
+
+def _long_integer(text: str, shown: str) -> Diagnostic | None:
+    """Where the decimal integer tomllib could not convert is: the text is valid TOML, so
+    the scanner can map every value to its position, and the long one is found there."""
+    try:
+        scanner = _TomlScanner(text)
+        scanner.scan()
+    except (ValueError, IndexError, tomllib.TOMLDecodeError):
+        return None
+    starts = [0]
+    for line in text.split("\n")[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+    limit = _digit_limit()
+    for path, position in sorted(
+        scanner.values.items(), key=lambda item: (item[1].line, item[1].column)
+    ):
+        if not 1 <= position.line <= len(starts):
+            continue
+        match = _DECIMAL.match(text, starts[position.line - 1] + position.column - 1)
+        if match is None:
+            continue
+        digits = sum(ch.isdigit() for ch in match.group())
+        if limit and digits > limit:
+            return Diagnostic(
+                shown,
+                f"an integer of {digits} digits is too large",
+                position,
+                path,
+                rule="too-large",
+            )
+    return None
 
 
 _TOML_TWICE = re.compile(r"^Cannot declare \((?P<key>.*)\) twice$")

@@ -330,6 +330,9 @@ def _semantic_checks(
     mismatch = _extension_mismatch(body, output) if isinstance(output, dict) else None
     if mismatch is not None:
         report(("output", "path"), mismatch, "output-extension", "warning")
+    written = output.get("path") if isinstance(output, dict) else None
+    if isinstance(written, str) and (problem := output_path_problem(written)) is not None:
+        report(("output", "path"), problem, "output-path")
 
     # JSON Schema counts 2.0 as an integer; the API wants it written without a fraction.
     # (1.5 already fails the schema's `type: integer`.)
@@ -416,6 +419,37 @@ def body_value_problems(body: Mapping[str, Any]) -> list[tuple[JsonPath, str, st
         )
         message = f"{shown} looks like milliseconds ({unit}): execution_time is Unix seconds, {fix}"
     return [(("execution_time",), message, "execution-time")]
+
+
+#: `C:\\` or `C:/`: absolute on Windows, and never meant as a folder named `C:`.
+_DRIVE = re.compile(r"[A-Za-z]:[/\\]")
+
+
+def output_path_problem(path: str) -> str | None:
+    """Why a rendered `output.path` cannot name a file under the output root, or None.
+
+    Lexical only (the run checks the folders it resolves to): no NUL byte, not absolute, no
+    `..` segment, and a file name at the end. `\\` counts as a separator too.
+    """
+    elsewhere = "(to write elsewhere, give `run -o PATH`)"
+    if not path:
+        return None  # the schema's minLength says so
+    if "\0" in path:
+        return f"output.path {path!r} holds a NUL byte, which no file name can"
+    if path.startswith(("/", "\\")) or _DRIVE.match(path):
+        return (
+            f"output.path {path!r} is absolute: it is relative to the output root and stays "
+            f"inside it {elsewhere}"
+        )
+    parts = re.split(r"[/\\]", path)
+    if ".." in parts:
+        return (
+            f"output.path {path!r} has a '..' segment: it must stay inside the output root "
+            f"{elsewhere}"
+        )
+    if parts[-1] in ("", "."):
+        return f"output.path {path!r} does not end in a file name"
+    return None
 
 
 #: The file extension each body format's export is written as.

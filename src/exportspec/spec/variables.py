@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -17,6 +19,7 @@ from typing import Any
 
 from exportspec.errors import SpecInvalidError, UsageError, abridged
 from exportspec.jsontext import StrictJsonError, loads_strict
+from exportspec.spec.load import MAX_DEPTH, too_deep
 from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument, Position
 
 #: The `format` names a variable may declare: every one is checked (jsonschema's checkers,
@@ -269,12 +272,18 @@ def convert_cli_value(text: str, declared_type: Any) -> Any:
         try:
             return int(text.strip(), 10)
         except ValueError:
+            digits = text.strip().lstrip("+-")
+            limit = sys.get_int_max_str_digits()
+            if digits.isdigit() and limit and len(digits) > limit:  # Python's limit
+                raise ValueError(f"an integer of {len(digits)} digits is too large") from None
             raise ValueError("not an integer") from None
     if declared_type == "number":
         try:
             number = float(text)
         except ValueError:
             raise ValueError("not a number") from None
+        if not math.isfinite(number):  # nan, inf, and 1e400 or 5,000 digits (infinity)
+            raise ValueError("not a finite number")
         return int(number) if number.is_integer() and "." not in text else number
     if declared_type == "boolean":
         word = text.strip()
@@ -291,10 +300,31 @@ def convert_cli_value(text: str, declared_type: Any) -> Any:
         raise ValueError("not a boolean (use true or false)")
     if declared_type in ("array", "object"):
         try:
-            return loads_strict(text)
+            value = loads_strict(text, parse_float=_finite_float, parse_int=_bounded_int)
         except StrictJsonError as exc:
             raise ValueError(f"not a JSON {declared_type}: {exc}") from None
+        if too_deep(value, 1):  # as deep as in a vars file, where it sits in a mapping
+            raise ValueError(
+                f"not a JSON {declared_type} exportspec takes: nested deeper than "
+                f"{MAX_DEPTH} levels, as in a vars file"
+            )
+        return value
     return text
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    limit = sys.get_int_max_str_digits()
+    if limit and digits > limit:  # Python's limit on integers read from text
+        raise StrictJsonError(f"an integer of {digits} digits is too large")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise StrictJsonError(f"the number {abridged(text, 20)} is out of range")
+    return number
 
 
 def declaration_is_valid(declaration: Mapping[str, Any]) -> bool:
