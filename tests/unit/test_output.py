@@ -138,15 +138,15 @@ def test_a_second_writer_of_the_same_output_is_refused(tmp_path: Path) -> None:
     assert target.read_bytes() == b"first\n"
 
 
-def test_a_commit_waits_while_another_run_holds_its_committed_output(tmp_path: Path) -> None:
-    """Between its commit and its close (the run record), a run keeps the output locked:
-    another run's commit cannot slip in between."""
+def test_a_commit_holds_the_folder_until_the_run_is_done(tmp_path: Path) -> None:
+    """Between its commit and its close (the run record), an export keeps its folder
+    locked: another run's commit cannot slip in between."""
     fcntl = pytest.importorskip("fcntl")
     target = tmp_path / "out.csv"
-    first = AtomicFile(target)
+    first = AtomicFile(target, exclusive=True)
     first.write(b"first\n")
     first.commit()
-    probe = os.open(target, os.O_RDONLY)
+    probe = os.open(tmp_path, os.O_RDONLY)
     try:
         with pytest.raises(BlockingIOError):
             fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -154,3 +154,11 @@ def test_a_commit_waits_while_another_run_holds_its_committed_output(tmp_path: P
         fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released with the close
     finally:
         os.close(probe)
+
+
+def test_a_named_pipe_that_looks_like_a_temporary_file_does_not_block(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / ".out.csv.abcd1234.part")
+    with AtomicFile(tmp_path / "out.csv") as file:
+        file.write(b"x\n")
+        file.commit()
+    assert (tmp_path / "out.csv").read_bytes() == b"x\n"
