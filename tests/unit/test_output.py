@@ -162,3 +162,16 @@ def test_a_named_pipe_that_looks_like_a_temporary_file_does_not_block(tmp_path: 
         file.write(b"x\n")
         file.commit()
     assert (tmp_path / "out.csv").read_bytes() == b"x\n"
+
+
+def test_a_name_that_is_not_utf8_is_written(tmp_path: Path) -> None:
+    target = Path(os.fsdecode(os.fsencode(tmp_path) + b"/\xff-export.csv"))
+    with AtomicFile(target) as file:
+        file.write(b"x\n")
+        file.commit()
+    assert target.read_bytes() == b"x\n"
+
+
+def test_a_folder_as_output_is_refused_before_anything_is_sent(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="it is a folder"):
+        open_sink(tmp_path, None)

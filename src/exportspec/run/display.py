@@ -54,8 +54,7 @@ class Progress:
             self._line = False
 
     def _show(self, text: str) -> None:
-        """Best effort: a full or closed stderr must not fail (or, inside urllib3's retry
-        sleep, be mistaken for a network error in) the export itself."""
+        """Best effort: a full or closed stderr must not fail the export itself."""
         assert self._stream is not None
         try:
             self._stream.write(text)

@@ -339,11 +339,14 @@ def open_sink(target: Path | None, stdout: BinaryIO | None) -> Sink:
         return StreamSink(stdout)
     if is_special_file(target):
         return SpecialFileSink(target)
+    if target.is_dir():  # found now, not after a whole download
+        raise ConfigError(f"cannot write {target}: it is a folder; name a file")
     return FileSink(target)
 
 
 def _cut_utf8(name: str, limit: int) -> str:
-    return name.encode("utf-8")[:limit].decode("utf-8", "ignore")
+    """`name` cut to `limit` bytes; a name that is not UTF-8 (undecodable bytes) keeps them."""
+    return os.fsdecode(os.fsencode(name)[:limit])
 
 
 def _umask() -> int:

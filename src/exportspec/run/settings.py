@@ -25,7 +25,8 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 #: Longest silence between bytes. The API computes the export before its first byte, so be generous.
 DEFAULT_READ_TIMEOUT = 600.0
 DEFAULT_RETRIES = 4
-#: Backoff before retry n is FACTOR * 2**(n-1) seconds plus up to FACTOR of jitter: 1, 2, 4, 8 s.
+#: Backoff before retry n: a random wait up to FACTOR * 2**(n-1) seconds (full jitter), at most
+#: a minute: up to 1, 2, 4, 8 s.
 DEFAULT_BACKOFF_FACTOR = 1.0
 #: Cap on a server's Retry-After, so a misconfigured proxy cannot park a run for hours.
 DEFAULT_RETRY_AFTER_MAX = 300.0
