@@ -23,8 +23,9 @@ from exportspec.spec.load import MAX_DEPTH, too_deep
 from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument, Position
 
 #: The `format` names a variable may declare: every one is checked (jsonschema's checkers,
-#: from its `format-nongpl` extra). The `format` enum of `$defs/variable` in
-#: schemas/spec.schema.json and the list in docs/spec-format.md are this, in this order.
+#: from the packages of its `format-nongpl` extra but `iri`'s, see pyproject.toml). The
+#: `format` enum of `$defs/variable` in schemas/spec.schema.json and the list in
+#: docs/spec-format.md are this, in this order.
 SUPPORTED_FORMATS = (
     "date",
     "date-time",
@@ -35,8 +36,6 @@ SUPPORTED_FORMATS = (
     "idn-hostname",
     "ipv4",
     "ipv6",
-    "iri",
-    "iri-reference",
     "json-pointer",
     "regex",
     "relative-json-pointer",
