@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from exportspec.spec import load
 from exportspec.spec.load import MAX_DEPTH, MAX_FILE_BYTES, InputReadError, read_bounded
 from tests.conftest import RunCli
 
@@ -96,7 +95,7 @@ def test_at_most_cap_plus_one_bytes_are_read(
         read.append(len(data))
         return data
 
-    monkeypatch.setattr(load.os, "read", counting)
+    monkeypatch.setattr(os, "read", counting)
     with pytest.raises(InputReadError) as caught:
         read_bounded(big, 1000)
     assert caught.value.too_large and "larger than 1000 bytes" in caught.value.reason

@@ -151,18 +151,16 @@ def output_root(
     file's folder. One string, resolved here only: a later version takes object-store URLs.
     """
     env = os.environ if environ is None else environ
-    selected = project.environment(environment)
-    file = str(project.file) if project.file is not None else PROJECT_FILE
+    here = Path.cwd()
+    file = project.file or PROJECT_FILE
     candidates = [
-        (flag, Path.cwd(), "--output-root"),
-        (env.get(ENV_OUTPUT_ROOT) or None, Path.cwd(), ENV_OUTPUT_ROOT),
-        (
-            selected.output_root if selected is not None else None,
-            project.root,
-            f"environments.{selected.name if selected else ''}.output_root in {file}",
-        ),
-        (project.output_root, project.root, f"project.output_root in {file}"),
+        (flag, here, "--output-root"),
+        (env.get(ENV_OUTPUT_ROOT) or None, here, ENV_OUTPUT_ROOT),
     ]
+    if (selected := project.environment(environment)) is not None:
+        where = f"environments.{selected.name}.output_root in {file}"
+        candidates.append((selected.output_root, project.root, where))
+    candidates.append((project.output_root, project.root, f"project.output_root in {file}"))
     for value, base, source in candidates:
         if value is None:
             continue
@@ -172,7 +170,7 @@ def output_root(
         if _URL.match(value):
             raise error(f"{source} is {value!r}: this version writes outputs to local folders only")
         return os.path.normpath(base / value)  # `base` is absolute; symlinks are kept
-    return str(Path.cwd())
+    return str(here)
 
 
 def _may_be_secret(path: JsonPath, value: Any) -> bool:
