@@ -195,3 +195,15 @@ def test_the_record_url_must_be_one_the_settings_can_name() -> None:
     settings = resolve_settings(ConnectionFlags("http://127.0.0.1:8000", "t"))
     with pytest.raises(ConfigError, match="the base URL differs"):
         _check_record_target(record, settings)
+
+
+def test_a_record_without_a_token_sends_nothing_when_none_is_configured(
+    server: ScriptServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exportspec.run.settings import SettingsLayer
+
+    monkeypatch.setenv("EXPORTSPEC_BASE_URL", server.base_url)
+    record = SettingsLayer("the run record r", {"base_url": server.base_url, "project_token": None})
+    with pytest.raises(ConfigError, match="project token differs"):
+        run(RunOptions(request(), None, recorded=record), stdout=io.BytesIO())
+    assert server.count == 0

@@ -33,6 +33,7 @@ from exportspec.run.settings import (
     ConnectionFlags,
     Settings,
     SettingsLayer,
+    missing_token,
     resolve_settings,
 )
 from exportspec.spec.models import CompiledBody
@@ -306,7 +307,7 @@ def _check_record_target(recorded: SettingsLayer, settings: Settings) -> None:
         same_place = (then.scheme, then.hostname, then.port) == (now.scheme, now.hostname, now.port)
     except ValueError:  # an invalid port: not a place the settings can name
         same_place = False
-    if same_place and token == settings.project_token:
+    if same_place and token is not None and token == settings.project_token:
         return
     what = "base URL" if not same_place else "project token"
     told = settings.project_token or "none"
@@ -330,11 +331,13 @@ def _settings(options: RunOptions, messages: TextIO | None) -> Iterator[Settings
             flags,
             pinned=pinned,
             project_defaults=options.project_defaults,
-            require_token=not options.dry_run,
+            require_token=False,
             require_credentials=not options.dry_run,
         )
-        if recorded is not None and pinned is None:
+        if recorded is not None and pinned is None:  # a missing token differs too
             _check_record_target(recorded, settings)
+        if settings.project_token is None and not options.dry_run:
+            raise missing_token()
         yield settings
         return
     if flags.base_url is not None or flags.project_token is not None:

@@ -160,10 +160,7 @@ def resolve_settings(
     )
     token = _check_token(None if raw_token is None else str(raw_token), token_source)
     if token is None and require_token:
-        raise ConfigError(
-            f"no project token: pass --project-token or set {ENV_PROJECT_TOKEN} "
-            "(Bloomreach shows it in Project settings > Access management > API)"
-        )
+        raise missing_token()
 
     key_id, secret = credentials if credentials is not None else _credentials_from(env)
     if require_credentials:
@@ -193,6 +190,14 @@ def resolve_settings(
         ),
         backoff_factor=_number(None, env, ENV_BACKOFF_FACTOR, DEFAULT_BACKOFF_FACTOR, float),
         retry_after_max=_number(None, env, ENV_RETRY_AFTER_MAX, DEFAULT_RETRY_AFTER_MAX, float),
+    )
+
+
+def missing_token() -> ConfigError:
+    """The error for a run with no project token."""
+    return ConfigError(
+        f"no project token: pass --project-token or set {ENV_PROJECT_TOKEN} "
+        "(Bloomreach shows it in Project settings > Access management > API)"
     )
 
 
