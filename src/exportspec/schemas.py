@@ -86,6 +86,9 @@ def _inlined(node: Any, name: str, seen: tuple[str, ...]) -> Any:
     if not isinstance(node, dict):
         return node
     ref = node.get("$ref")
+    if isinstance(ref, str) and ref in SCHEMA_NAMES and set(node) - {"$ref"} <= _ANNOTATIONS:
+        whole = {k: v for k, v in load_schema(ref).items() if k not in ("$schema", "$defs")}
+        return _inlined(whole, ref, (*seen, ref))  # another bundled file, as a whole
     if isinstance(ref, str) and "#/$defs/" in ref and set(node) - {"$ref"} <= _ANNOTATIONS:
         file, _, definition = ref.partition("#/$defs/")
         file = file or name
