@@ -18,6 +18,7 @@ from exportspec.run.retry import Retryable
 #: Bytes held back before writing, to recognise `{"success": false, ...}` sent as an export.
 HEAD_BYTES = 64 * 1024
 _SUCCESS_FALSE = re.compile(rb'\A\s*\{\s*"success"\s*:\s*false\b')
+_SUCCESS_FALSE_ANYWHERE = re.compile(rb'"success"\s*:\s*false\b')
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,9 @@ def _check_small_body(body: bytes, status: int, refuse: Callable[[bytes], Refuse
         return
     try:
         data = loads_strict(body)
-    except StrictJsonError:
+    except StrictJsonError:  # not quite JSON (a raw control character, say): still a refusal
+        if _SUCCESS_FALSE_ANYWHERE.search(body):
+            raise refuse(body) from None
         return
     if isinstance(data, dict) and data.get("success") is False:
         raise refuse(body)
