@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from exportspec.sandbox import Sandbox
-from exportspec.spec.validate import MAX_EXECUTION_TIME
+from exportspec.spec.rules import MAX_EXECUTION_TIME
 
 from .conftest import DATA, PURCHASE_COUNT, TENURE, TENURE_DAYS, csv_rows, post
 

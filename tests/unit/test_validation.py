@@ -35,7 +35,7 @@ def test_a_failed_one_of_shows_one_branch_error_not_a_wall() -> None:
 
 
 def test_execution_time_in_milliseconds_is_called_milliseconds() -> None:
-    from exportspec.spec.validate import body_value_problems
+    from exportspec.spec.rules import body_value_problems
 
     ((path, message, rule),) = body_value_problems({"execution_time": 1735689600000})
     assert path == ("execution_time",) and rule == "execution-time"
@@ -46,7 +46,7 @@ def test_execution_time_in_milliseconds_is_called_milliseconds() -> None:
 
 
 def test_execution_time_is_capped_at_the_end_of_9999() -> None:
-    from exportspec.spec.validate import MAX_EXECUTION_TIME, body_value_problems
+    from exportspec.spec.rules import MAX_EXECUTION_TIME, body_value_problems
 
     assert MAX_EXECUTION_TIME == 253402300799  # 9999-12-31T23:59:59Z
     assert body_value_problems({"execution_time": MAX_EXECUTION_TIME}) == []
@@ -57,7 +57,7 @@ def test_execution_time_is_capped_at_the_end_of_9999() -> None:
 
 
 def test_every_value_from_10_to_the_12_looks_like_milliseconds() -> None:
-    from exportspec.spec.validate import body_value_problems
+    from exportspec.spec.rules import body_value_problems
 
     for value, end in [
         (10**12, "write 1000000000"),
@@ -71,7 +71,7 @@ def test_every_value_from_10_to_the_12_looks_like_milliseconds() -> None:
 
 
 def test_values_the_schema_refuses_are_left_to_the_schema() -> None:
-    from exportspec.spec.validate import body_value_problems
+    from exportspec.spec.rules import body_value_problems
 
     for value in (True, "1735689600000", 1.5e12 + 0.5, None, -5, [10**13]):
         assert body_value_problems({"execution_time": value}) == []

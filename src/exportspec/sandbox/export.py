@@ -21,7 +21,7 @@ from exportspec.sandbox.model import (
     segment_indexes,
 )
 from exportspec.schemas import body_validator
-from exportspec.spec.validate import MAX_EXECUTION_TIME, body_value_problems
+from exportspec.spec.rules import MAX_EXECUTION_TIME, body_value_problems
 
 __all__ = ["MAX_EXECUTION_TIME", "BodyError", "Column", "ExportRequest", "parse_request", "render"]
 

@@ -18,6 +18,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from exportspec.spec.load import MAX_DEPTH, MAX_VALUES, LoadError
 from exportspec.spec.models import Diagnostic, JsonPath, Position, SourceMap
+from exportspec.spec.yaml_errors import char_at, properties, syntax_error
 
 _CORE_RESOLVERS: list[tuple[str, str, str]] = [
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN"),
@@ -84,10 +85,8 @@ _READ_AS = {_NULL: "null", _BOOL: "a boolean", _INT: "an integer", _FLOAT: "a fl
 
 #: Node properties as written: an anchor (`&name`) and a tag (`!x`, `!!x`, `!h!x`, `!<uri>`),
 #: in either order; neither holds whitespace or a flow indicator.
-_PROPERTY = re.compile(r"(?:&(?P<anchor>[^\s,\[\]{}]*)|(?P<tag>!<[^>]*>|![^\s,\[\]{}]*))[ \t]*")
 #: libyaml reads only these characters as an anchor name (YAML 1.2 allows more).
 _ANCHOR_NAME = re.compile(r"[A-Za-z0-9_-]+")
-_ALIAS = re.compile(r"\*([^\s,\[\]{}]*)")
 _DIRECTIVE = re.compile(r"%(?P<name>\S*)[ \t]*(?P<arg>[^\s#]*)")
 
 
@@ -98,7 +97,7 @@ def load_yaml(text: str, shown: str) -> tuple[Any, SourceMap]:
     try:
         node = composer.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc, lines, shown) from None
+        raise syntax_error(exc, lines, shown) from None
     except yaml.YAMLError as exc:
         raise LoadError(Diagnostic(shown, f"YAML error: {exc}", rule="syntax")) from None
     finally:
@@ -138,133 +137,6 @@ def _check_directives(lines: list[str], shown: str) -> None:
             )
 
 
-#: (fragment of libyaml's message, hint) for the syntax errors users meet most.
-_HINTS: tuple[tuple[str, str], ...] = (
-    (
-        "mapping values are not allowed",
-        "usually a missing space after a colon, a wrong indent, "
-        "or an unquoted value that contains ': '",
-    ),
-    (
-        "block sequence entries are not allowed",
-        "a list under a key starts on the next line, indented: 'key:' then '  - item'",
-    ),
-    (
-        "found unknown escape character",
-        "in double quotes a backslash starts an escape: write \\\\ for one, or use single quotes",
-    ),
-    (
-        "could not find expected ':'",
-        "a key without its ':', or a value continued at a key's indent",
-    ),
-    (
-        "did not find expected alphabetic or numeric character",
-        "'&' and '*' start an anchor or an alias: quote a value that starts with them; "
-        "anchor names use letters, digits, '-' and '_'",
-    ),
-    ("did not find expected ',' or", "a ',' missing between two items, or a bracket not closed"),
-    ("found unknown directive name", "only %YAML 1.2 and %TAG directives exist"),
-    (
-        "did not find expected <document start>",
-        "something follows the end of the document: an extra bracket, or a wrong indent",
-    ),
-)
-_INDENT_PROBLEMS = ("did not find expected key", "did not find expected '-' indicator")
-
-
-def _syntax_error(exc: yaml.MarkedYAMLError, lines: list[str], shown: str) -> LoadError:
-    mark = exc.problem_mark or exc.context_mark
-    context, problem = exc.context or "", exc.problem or ""
-    began = exc.context_mark
-    at = _char_at(lines, mark.line, mark.column) if mark is not None else ""
-    if "found undefined alias" in problem and mark is not None:
-        alias = _ALIAS.match(_line(lines, mark.line), mark.column)
-        name = alias[1] if alias else "?"
-        message = f"alias '*{name}' refers to no anchor: define '&{name}' before the alias"
-    elif "found duplicate anchor" in context and mark is not None and began is not None:
-        anchor, _ = _properties(lines, mark.line, mark.column)
-        message = (
-            f"anchor '&{anchor}' is defined twice (first at line {began.line + 1}, "
-            f"column {began.column + 1}); give each anchor its own name"
-        )
-    elif "expected a single document" in context + problem:
-        message = "a spec file holds one YAML document; remove the extra '---' documents"
-    else:
-        if context and began is not None and mark is not None and began.line != mark.line:
-            context += f" (started at line {began.line + 1}, column {began.column + 1})"
-        message = "; ".join(part for part in (context, problem) if part)
-        hint = _hint(context, problem, at, _line(lines, mark.line)[: mark.column] if mark else "")
-        if hint:
-            message += f" ({hint})"
-    return LoadError(
-        Diagnostic(
-            shown,
-            f"YAML syntax error: {message}",
-            _end_position(lines, mark.line, mark.column) if mark else None,
-            rule="syntax",
-        )
-    )
-
-
-def _hint(context: str, problem: str, at: str, before: str) -> str | None:
-    """A hint for libyaml's message; `at` is the character at its position, `before` the
-    text of that line before it."""
-    if at == "\t":
-        return "a tab: indent YAML with spaces"
-    if "cannot start any token" in problem and at in ("@", "`", "%"):
-        return f"a plain value cannot start with '{at}': quote the value"
-    if "unexpected end of stream" in problem and "quoted scalar" in context:
-        return "a quote is not closed"
-    if any(fragment in problem for fragment in _INDENT_PROBLEMS):
-        last = before.rstrip()[-1:]
-        if last == "'":
-            return "text after a closing quote; inside single quotes write '' for '"
-        if last == '"':
-            return 'text after a closing quote; inside double quotes write \\" for "'
-        if last in ("]", "}"):
-            return "text after a closing bracket"
-        if last:
-            return None
-        return (
-            "usually a wrong indent: the keys of one mapping, and the '-' of one list, "
-            "start in the same column"
-        )
-    for fragment, hint in _HINTS:
-        if fragment in problem:
-            return hint
-    return None
-
-
-def _end_position(lines: list[str], line: int, column: int) -> Position:
-    """A mark's position; libyaml's end of a stream without a final newline is past it."""
-    if line >= len(lines):
-        return Position(len(lines), len(lines[-1]) + 1)
-    return Position(line + 1, column + 1)
-
-
-def _line(lines: list[str], line: int) -> str:
-    return lines[line] if 0 <= line < len(lines) else ""
-
-
-def _char_at(lines: list[str], line: int, column: int) -> str:
-    return _line(lines, line)[column : column + 1]
-
-
-def _properties(lines: list[str], line: int, column: int) -> tuple[str | None, str | None]:
-    """The anchor name and the tag as written at a node's start, if any (same line only)."""
-    anchor = tag = None
-    text = _line(lines, line)
-    while (found := _PROPERTY.match(text, column)) is not None:
-        if found["anchor"] is not None and anchor is None:
-            anchor = found["anchor"]
-        elif found["tag"] is not None and tag is None:
-            tag = found["tag"]
-        else:
-            break
-        column = found.end()
-    return anchor, tag
-
-
 def _pos(node: Node) -> Position:
     return Position(node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -285,9 +157,9 @@ class _YamlBuilder:
     def _written_tag(self, node: Node, path: JsonPath) -> str | None:
         """The node's tag as written (None: untagged), checking an anchor's name on the way."""
         mark = node.start_mark
-        if _char_at(self.lines, mark.line, mark.column) not in ("&", "!"):
+        if char_at(self.lines, mark.line, mark.column) not in ("&", "!"):
             return None
-        anchor, tag = _properties(self.lines, mark.line, mark.column)
+        anchor, tag = properties(self.lines, mark.line, mark.column)
         if anchor is not None and not _ANCHOR_NAME.fullmatch(anchor):
             raise self._fail(
                 node,
@@ -362,7 +234,7 @@ class _YamlBuilder:
                 node, f"mapping keys must be plain strings, not {kind}", "key-type", path
             )
         mark = node.start_mark
-        glued = node.value and _char_at(self.lines, mark.line, mark.column - 1) == "?"
+        glued = node.value and char_at(self.lines, mark.line, mark.column - 1) == "?"
         if glued and not node.style:
             # libyaml takes `{?foo: 1}` for the explicit key `? foo`; YAML 1.2 for text `?foo`
             raise LoadError(
