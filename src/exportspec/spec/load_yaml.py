@@ -83,8 +83,6 @@ _FORM_WORDS = {
 }
 _READ_AS = {_NULL: "null", _BOOL: "a boolean", _INT: "an integer", _FLOAT: "a float"}
 
-#: Node properties as written: an anchor (`&name`) and a tag (`!x`, `!!x`, `!h!x`, `!<uri>`),
-#: in either order; neither holds whitespace or a flow indicator.
 #: libyaml reads only these characters as an anchor name (YAML 1.2 allows more).
 _ANCHOR_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _DIRECTIVE = re.compile(r"%(?P<name>\S*)[ \t]*(?P<arg>[^\s#]*)")

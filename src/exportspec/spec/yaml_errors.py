@@ -10,7 +10,10 @@ import yaml
 from exportspec.spec.load import LoadError
 from exportspec.spec.models import Diagnostic, Position
 
+#: Node properties as written: an anchor (`&name`) and a tag (`!x`, `!!x`, `!h!x`, `!<uri>`),
+#: in either order; neither holds whitespace or a flow indicator.
 _PROPERTY = re.compile(r"(?:&(?P<anchor>[^\s,\[\]{}]*)|(?P<tag>!<[^>]*>|![^\s,\[\]{}]*))[ \t]*")
+#: An alias as written: `*name`.
 _ALIAS = re.compile(r"\*([^\s,\[\]{}]*)")
 
 
