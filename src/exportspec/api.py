@@ -244,6 +244,7 @@ def run_spec(
         sandbox=sandbox,
         option_names=("output", "output_root"),
     )
+    warnings = (*undeclared_environment_vars(project, [spec]), *prepared.warnings)
     outcome = run(prepared.options, messages=None, stdout=None)
     result = outcome.result
     assert result is not None and result.output_path is not None  # not a dry run, a file
@@ -259,7 +260,7 @@ def run_spec(
         status=result.status,
         started_at=result.started_at,
         finished_at=result.finished_at,
-        warnings=(*undeclared_environment_vars(project, [spec]), *prepared.warnings),
+        warnings=warnings,
     )
 
 
@@ -285,10 +286,13 @@ def _render_inputs(
 ) -> RenderInputs:
     """The environment's vars, then `values` above them, at `now`."""
     from exportspec.gitops.inputs import render_inputs
+    from exportspec.gitops.project import ENVIRONMENT_NAME, ENVIRONMENT_NAME_RULE
     from exportspec.spec.variables import RenderInputs, VariableLayer
 
     if env is not None and not isinstance(env, str):
         raise UsageError(f"env must be an environment name (str), not {type(env).__name__}")
+    if env is not None and not ENVIRONMENT_NAME.fullmatch(env):
+        raise UsageError(f"env={env!r} is not an environment name: {ENVIRONMENT_NAME_RULE}")
     moment = _moment(now)
     layers = render_inputs(project, env, (), (), None).layers
     if values is not None:

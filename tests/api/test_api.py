@@ -144,6 +144,23 @@ def test_env_selects_an_environment_of_exportspec_toml(tmp_path: Path, run_cli: 
         api.compile_spec(spec, env="staging")
     assert caught.value.exit_code == 3
     assert "unknown environment 'staging'" in str(caught.value)
+    with pytest.raises(api.UsageError) as refused:
+        api.compile_spec(spec, env="")  # not the default environment, quietly
+    assert refused.value.exit_code == 2
+    assert "env='' is not an environment name" in str(refused.value)
+
+
+def test_warnings_name_environment_variables_no_spec_declares(tmp_path: Path) -> None:
+    spec = example("vip-segment.yaml", tmp_path)
+    (tmp_path / "exportspec.toml").write_text(
+        '[project]\nspec_roots = ["."]\ndefault_environment = "prod"\n\n'
+        "[environments.prod.vars]\nsegmnt = 2\n"
+    )
+    (compiled_warning,) = api.compile_spec(spec).warnings
+    (run_warning,) = api.run_spec(spec, sandbox=True).warnings
+    assert compiled_warning == run_warning
+    assert compiled_warning.severity == "warning"
+    assert "did you mean 'segment'?" in compiled_warning.message
 
 
 # --- typed variables --------------------------------------------------------------------
