@@ -475,3 +475,13 @@ def test_an_api_caller_cannot_leave_the_root_either(server: ScriptServer, tmp_pa
             run(RunOptions(_request(), relative, flags, output_root=str(root)))
     assert server.count == 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_object_store_root_from_the_flag_is_a_configuration_error_too(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    spec = write_spec(tmp_path / "specs")
+    code, stderr = run_spec(run_cli, server, str(spec), "--output-root", "s3://bucket/prefix")
+    assert code == 3, stderr
+    assert "local folders only" in stderr
+    assert server.count == 0

@@ -167,8 +167,10 @@ def output_root(
         error = UsageError if source == "--output-root" else ConfigError
         if not value or "\0" in value:
             raise error(f"{source} must name a folder")
-        if _URL.match(value):
-            raise error(f"{source} is {value!r}: this version writes outputs to local folders only")
+        if _URL.match(value):  # a destination this version cannot write: configuration
+            raise ConfigError(
+                f"{source} is {value!r}: this version writes outputs to local folders only"
+            )
         return os.path.normpath(base / value)  # `base` is absolute; symlinks are kept
     return str(here)
 
