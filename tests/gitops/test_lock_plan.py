@@ -63,8 +63,19 @@ def test_lock_file_is_stable_and_complete(tree: Path, run_cli: RunCli) -> None:
     lock = json.loads(first)
     assert list(lock["specs"]) == ["daily", "everyone", "segment"]
     entry = lock["specs"]["segment"]
-    assert set(entry) == {"path", "spec_sha256", "body_sha256", "body", "variables"}
+    assert set(entry) == {
+        "path",
+        "spec_sha256",
+        "body_sha256",
+        "body",
+        "variables",
+        "output_path",
+        "now_paths",
+    }
     assert entry["path"] == "specs/segment.yaml"
+    assert (entry["output_path"], entry["now_paths"]) == (None, [])
+    assert lock["specs"]["daily"]["now_paths"] == ["$.execution_time"]
+    assert lock["lock_version"] == 2
     assert entry["variables"] == {"segment": 1, "zone": "Europe/Bratislava"}
     assert lock["environment"] == "staging"
     assert lock["now"] == "2026-05-01T08:00:00Z"
@@ -568,10 +579,10 @@ def test_list_items_are_diffed_one_by_one() -> None:
 
 
 def test_a_stale_message_never_shows_two_sides_that_read_the_same() -> None:
-    from exportspec.gitops.stale import _change_text
+    from exportspec.gitops.stale import change_text
 
     prefix = "x" * 80
-    text = _change_text(Change(("export", "note"), prefix + "old", prefix + "new", "changed"))
+    text = change_text(Change(("export", "note"), prefix + "old", prefix + "new", "changed"))
     old_side, new_side = text.split(": ", 1)[1].split(" -> ")
     assert old_side != new_side
     assert "old" in old_side and "new" in new_side

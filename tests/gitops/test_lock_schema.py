@@ -101,7 +101,12 @@ def test_what_build_lock_writes_is_exactly_what_the_schema_describes(project: Pr
     schema = load_schema(LOCK_SCHEMA)
     assert set(schema["properties"]) == set(document) == set(schema["required"])
     entry = schema["$defs"]["entry"]
-    assert set(entry["properties"]) == set(document["specs"]["one"]) == set(entry["required"])
+    assert set(entry["properties"]) == set(document["specs"]["one"])
+    format_2 = schema["allOf"][0]["then"]["properties"]["specs"]["additionalProperties"]
+    assert set(entry["properties"]) == {*entry["required"], *format_2["required"]}
+    assert document["lock_version"] == 2
+    assert document["specs"]["one"]["now_paths"] == []
+    assert document["specs"]["one"]["output_path"] is None
 
 
 def test_an_absent_lock_is_an_empty_one(project: Project) -> None:
@@ -139,7 +144,7 @@ def test_a_lock_the_yaml_loader_cannot_position_still_reads(tmp_path: Path) -> N
     path.write_text(text.replace('"zone": "Europe/Bratislava"', '"zone": "\\ud83d\\ude00"'))
     assert load_lock(path).entries["segment"].variables["zone"] == "😀"
     # A schema error is then named by its field, without a line.
-    path.write_text(path.read_text().replace('"lock_version": 1', '"lock_version": 2'))
+    path.write_text(path.read_text().replace('"lock_version": 1', '"lock_version": 3'))
     with pytest.raises(LockFileError) as caught:
         load_lock(path)
     (diagnostic,) = caught.value.diagnostics

@@ -129,6 +129,13 @@ def _common_options(function: F) -> F:
     help="Folder the spec's output.path is relative to and must stay inside [env "
     "EXPORTSPEC_OUTPUT_ROOT; else output_root in exportspec.toml; default: the working folder].",
 )
+@click.option(
+    "--locked",
+    is_flag=True,
+    help="Send only what exportspec.lock holds: the spec rendered at the lock's now must give "
+    "the locked body and output path, and at the real now differ only in scalar values whose "
+    "template reads now; else exit 1 with a diff, nothing sent.",
+)
 @_common_options
 @connection_options
 def run(
@@ -139,6 +146,7 @@ def run(
     now: str | None,
     output: Path | None,
     output_root: str | None,
+    locked: bool,
     dry_run: bool,
     sandbox: bool,
     quiet: bool,
@@ -181,6 +189,10 @@ def run(
     root = None if output is not None else resolve_output_root(project, environment, output_root)
     target = output or default_output_path(result.compiled)
     read = (spec, *vars_files, project.root / project.lockfile)
+    if locked:
+        from exportspec.gitops.locked import check_locked_run
+
+        check_locked_run(spec, result, project, inputs, environment)
     _execute(
         RunOptions(
             ExportRequest.from_compiled(result.compiled),

@@ -1,10 +1,11 @@
 """`exportspec.lock`: reading it back (checked against schemas/lock.schema.json) and writing it.
 
-The lock records, per spec, the compiled body and its sha256, the variables used and the
-inputs' hashes. It also pins `now`, so bodies that depend on the time of day do not show
-up as changes every day: `plan` renders with the lock's `now` unless `--now` is given.
-Scoping a lock to PATH arguments is in `scope`, comparing against it in `plan`, and
-`validate --locked` in `stale`.
+The lock records, per spec, the compiled body and its sha256, the variables used, the
+inputs' hashes, the rendered output path and which body paths depend on `now`. It also
+pins `now`, so bodies that depend on the time of day do not show up as changes every day:
+`plan` renders with the lock's `now` unless `--now` is given. Scoping a lock to PATH
+arguments is in `scope`, comparing against it in `plan`, `validate --locked` in `stale`,
+and `run --locked` in `locked`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ from exportspec.gitops.models import (
 from exportspec.gitops.project import Project
 from exportspec.spec.models import Diagnostic, LoadedDocument, Position, SpecResult
 
-LOCK_VERSION = 1
+#: The lock format this exportspec writes. 2 added each entry's `output_path` and
+#: `now_paths`; a format 1 lock is still read, and its entries are reported as needing a
+#: relock (`validate --locked` fails, `plan` says so, `run --locked` refuses them).
+LOCK_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 _FIX = "fix it, or delete it and run `exportspec lock` to write it again"
 _SPEC_NAME_RULE = "use lower-case letters, digits, '_' and '-', starting with a letter or digit"
 
@@ -132,10 +137,12 @@ def load_lock(path: Path) -> Lock:
             entry["body_sha256"],
             entry["body"],
             entry["variables"],
+            entry.get("output_path"),
+            tuple(entry["now_paths"]) if "now_paths" in entry else None,
         )
         for name, entry in data["specs"].items()
     }
-    return Lock(path, True, data["now"], data["environment"], entries)
+    return Lock(path, True, data["now"], data["environment"], entries, data["lock_version"])
 
 
 def _conflict_marker(raw: bytes, path: Path) -> Diagnostic | None:
@@ -158,8 +165,9 @@ def _in_lock_terms(diagnostic: Diagnostic) -> Diagnostic:
     if diagnostic.rule == "bad-key" and len(path) == 2 and path[0] == "specs":
         message = f"spec name {path[1]!r} is not allowed: {_SPEC_NAME_RULE}"
         return replace(diagnostic, message=message)
-    if path == ("lock_version",) and diagnostic.rule == "schema-const":
-        message = f"{diagnostic.message}: this exportspec reads lock format {LOCK_VERSION} only"
+    if path == ("lock_version",) and diagnostic.rule in ("schema-const", "schema-enum"):
+        readable = " and ".join(str(v) for v in READABLE_VERSIONS)
+        message = f"{diagnostic.message}: this exportspec reads lock formats {readable} only"
         return replace(diagnostic, message=message)
     return diagnostic
 
@@ -187,7 +195,9 @@ def _beyond_the_schema(document: LoadedDocument) -> list[Diagnostic]:
                     rule="lock-now",
                 )
             )
+    version = document.data["lock_version"]
     for name, entry in document.data["specs"].items():
+        problems += _version_fields(document, name, entry, version)
         actual = hashlib.sha256(canonical_json(entry["body"])).hexdigest()
         if actual != entry["body_sha256"]:
             where = ("specs", name, "body_sha256")
@@ -198,6 +208,42 @@ def _beyond_the_schema(document: LoadedDocument) -> list[Diagnostic]:
                     source_map.value_position(where),
                     where,
                     rule="lock-digest",
+                )
+            )
+    return problems
+
+
+_NEW_FIELDS = ("output_path", "now_paths")
+
+
+def _version_fields(
+    document: LoadedDocument, name: str, entry: Mapping[str, JsonValue], version: int
+) -> list[Diagnostic]:
+    """Format 2 entries record where data lands and what reads `now`; format 1 entries
+    cannot (a hand-made mix would be trusted for what it never checked)."""
+    shown = str(document.path)
+    source_map = document.source_map
+    problems: list[Diagnostic] = []
+    for key in _NEW_FIELDS:
+        where = ("specs", name, key)
+        if version >= 2 and key not in entry:
+            problems.append(
+                Diagnostic(
+                    shown,
+                    f"missing required key {key!r} in {name!r} (lock_version {version})",
+                    source_map.value_position(("specs", name)),
+                    ("specs", name),
+                    rule="schema-required",
+                )
+            )
+        elif version < 2 and key in entry:
+            problems.append(
+                Diagnostic(
+                    shown,
+                    f"{key!r} is a lock_version 2 field, but this lock says lock_version {version}",
+                    source_map.key_position(where),
+                    where,
+                    rule="lock-version-field",
                 )
             )
     return problems
@@ -222,8 +268,16 @@ def build_lock(
     """The lock for these (valid) results plus the `kept` entries of specs not compiled this
     time (a narrower `lock PATH...`), and its stable, diff-friendly JSON text. A result
     replaces a kept entry of the same name."""
+    from exportspec.gitops.locked import now_dependence
+
     path = lock_path(project)
     entries: dict[str, LockEntry] = dict(kept or {})
+    old_format = sorted(name for name, entry in entries.items() if entry.needs_relock)
+    if old_format and not {r.compiled.name for r in results if r.compiled} >= set(old_format):
+        raise UsageError(
+            f"{path} is lock format 1, without output paths and `now` paths: lock every spec "
+            "(no PATH) once to write format 2"
+        )
     for result in results:
         compiled = result.compiled
         assert compiled is not None, "lock only valid specs"
@@ -235,6 +289,8 @@ def build_lock(
             compiled.sha256,
             body,
             dict(compiled.variables),
+            compiled.output_path,
+            now_dependence(result).paths,
         )
     document: dict[str, JsonValue] = {
         "lock_version": LOCK_VERSION,
@@ -245,7 +301,7 @@ def build_lock(
         "specs": {name: entries[name].as_json() for name in sorted(entries)},
     }
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    return Lock(path, True, now, environment, entries), text
+    return Lock(path, True, now, environment, entries, LOCK_VERSION), text
 
 
 def write_lock(path: Path, text: str) -> None:

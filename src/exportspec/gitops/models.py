@@ -21,7 +21,13 @@ SAME_BODY: frozenset[Status] = frozenset({"moved", "unchanged"})
 
 @dataclass(frozen=True, slots=True)
 class LockEntry:
-    """One spec as locked."""
+    """One spec as locked.
+
+    `output_path` is the rendered `output.path` (relative to the output root; None when the
+    spec has none) and `now_paths` the body's JSON paths (`$.execution_time`) whose template
+    reads `now`. A lock_version 1 entry records neither: `now_paths` is None, and the entry
+    needs a relock before plan or `run --locked` can vouch for it.
+    """
 
     name: str
     path: str
@@ -29,15 +35,26 @@ class LockEntry:
     body_sha256: str
     body: JsonObject
     variables: JsonObject
+    output_path: str | None = None
+    now_paths: tuple[str, ...] | None = None
+
+    @property
+    def needs_relock(self) -> bool:
+        """Written by a lock format that records no output path and no `now` paths."""
+        return self.now_paths is None
 
     def as_json(self) -> dict[str, JsonValue]:
-        return {
+        document: dict[str, JsonValue] = {
             "path": self.path,
             "spec_sha256": self.spec_sha256,
             "body_sha256": self.body_sha256,
             "body": dict(self.body),
             "variables": dict(self.variables),
         }
+        if self.now_paths is not None:
+            document["output_path"] = self.output_path
+            document["now_paths"] = list(self.now_paths)
+        return document
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +66,8 @@ class Lock:
     now_text: str | None = None
     environment: str | None = None
     entries: Mapping[str, LockEntry] = field(default_factory=dict)
+    #: The file's lock_version (1: written before output paths and `now` paths were locked).
+    version: int = 2
 
 
 class LockScope(NamedTuple):
@@ -72,6 +91,14 @@ class Change:
         return format_json_path(self.path)
 
 
+class NowChange(NamedTuple):
+    """A body path (`$.execution_time`) that started (`added`) or stopped (`removed`)
+    depending on `now` since the lock."""
+
+    path: str
+    kind: Literal["added", "removed"]
+
+
 @dataclass(frozen=True, slots=True)
 class PlanEntry:
     """What happens to one spec's body compared with the lock."""
@@ -83,11 +110,25 @@ class PlanEntry:
     old_path: str | None = None
     body_changes: tuple[Change, ...] = ()
     variable_changes: tuple[Change, ...] = ()
+    #: `$.output.path` when the rendered output path differs from the locked one.
+    output_changes: tuple[Change, ...] = ()
+    #: Body paths that started (`added`) or stopped (`removed`) depending on `now`.
+    now_changes: tuple[NowChange, ...] = ()
+    #: Today's rendered output.path (relative to the output root), None when there is none.
+    output_path: str | None = None
+    #: Today's body paths whose template reads `now` (`$.execution_time`).
+    now_paths: tuple[str, ...] = ()
+    #: Of those, the ones whose template yields an object or array: what is sent there can
+    #: change with the date in ways no plan shows (a time bomb).
+    now_structures: tuple[str, ...] = ()
+    #: The lock entry was written by lock format 1 (no output path, no `now` paths).
+    needs_relock: bool = False
 
     @property
     def differs(self) -> bool:
-        """The body that would be sent differs from the locked one (or is new, or gone)."""
-        return self.status not in SAME_BODY
+        """The body or output path that would be sent differs from the locked one (or is new,
+        or gone), or the lock cannot tell (its entry needs a relock)."""
+        return self.status not in SAME_BODY or self.needs_relock
 
 
 @dataclass(frozen=True, slots=True)

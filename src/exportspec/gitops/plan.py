@@ -6,9 +6,19 @@ import difflib
 import functools
 import json
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from exportspec.gitops.lock import relative_path
-from exportspec.gitops.models import Change, JsonValue, Lock, LockEntry, Plan, PlanEntry, Status
+from exportspec.gitops.models import (
+    Change,
+    JsonValue,
+    Lock,
+    LockEntry,
+    NowChange,
+    Plan,
+    PlanEntry,
+    Status,
+)
 from exportspec.spec.models import JsonPath, SpecResult
 
 
@@ -55,9 +65,12 @@ def compute_plan(results: Sequence[SpecResult], lock: Lock) -> Plan:
     base = lock.path.parent
     entries: list[PlanEntry] = []
     gone = {name: e for name, e in lock.entries.items() if name not in current}
+    from exportspec.gitops.locked import now_dependence
+
     for name in sorted(current):
         compiled = current[name].compiled
         assert compiled is not None
+        dependence = now_dependence(current[name])
         path = relative_path(compiled.spec_path, base)
         body: JsonValue = json.loads(compiled.body)
         old = lock.entries.get(name)
@@ -68,13 +81,23 @@ def compute_plan(results: Sequence[SpecResult], lock: Lock) -> Plan:
                 old_name = old.name
                 del gone[old.name]
         if old is None:
-            entries.append(PlanEntry("added", name, path))
+            entries.append(
+                PlanEntry(
+                    "added",
+                    name,
+                    path,
+                    output_path=compiled.output_path,
+                    now_paths=dependence.paths,
+                    now_structures=dependence.structures,
+                )
+            )
             continue
         body_changes = tuple(diff_values(dict(old.body), body))
         variable_changes = tuple(diff_values(dict(old.variables), dict(compiled.variables)))
+        output_changes, now_changes = _lock_changes(old, compiled.output_path, dependence.paths)
         if old_name is not None:
             status: Status = "renamed"
-        elif body_changes or old.body_sha256 != compiled.sha256:
+        elif body_changes or old.body_sha256 != compiled.sha256 or output_changes or now_changes:
             status = "changed"
         elif old.path != path:
             # The same body from another file: the lock needs the new path, but nothing new
@@ -83,13 +106,49 @@ def compute_plan(results: Sequence[SpecResult], lock: Lock) -> Plan:
         else:
             status = "unchanged"
         entries.append(
-            PlanEntry(status, name, path, old_name, old.path, body_changes, variable_changes)
+            PlanEntry(
+                status,
+                name,
+                path,
+                old_name,
+                old.path,
+                body_changes,
+                variable_changes,
+                output_changes,
+                now_changes,
+                compiled.output_path,
+                dependence.paths,
+                dependence.structures,
+                old.needs_relock,
+            )
         )
     entries += [
-        PlanEntry("removed", name, e.path, None, e.path) for name, e in sorted(gone.items())
+        PlanEntry("removed", name, e.path, None, e.path, output_path=e.output_path)
+        for name, e in sorted(gone.items())
     ]
     # Every plan path is relative to the lock's folder, the lock's own included.
     return Plan(tuple(entries), lock.path.name)
+
+
+def _lock_changes(
+    old: LockEntry, output_path: str | None, now_paths: Sequence[str]
+) -> tuple[tuple[Change, ...], tuple[NowChange, ...]]:
+    """Where data lands and what depends on `now`, against the lock; nothing to compare
+    with for a format 1 entry (it needs a relock, which the plan says)."""
+    if old.needs_relock:
+        return (), ()
+    output: tuple[Change, ...] = ()
+    if old.output_path != output_path:
+        kind: Literal["added", "removed", "changed"] = "changed"
+        if old.output_path is None or output_path is None:
+            kind = "added" if old.output_path is None else "removed"
+        output = (Change(("output", "path"), old.output_path, output_path, kind),)
+    locked = set(old.now_paths or ())
+    now = tuple(
+        NowChange(text, "removed" if text in locked else "added")
+        for text in sorted(locked ^ set(now_paths))
+    )
+    return output, now
 
 
 def _rename_source(gone: Mapping[str, LockEntry], path: str, sha: str) -> LockEntry | None:

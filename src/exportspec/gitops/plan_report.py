@@ -17,7 +17,7 @@ from exportspec.spec.models import Diagnostic
 from exportspec.terminal import guard_line, json_dumps, printable
 
 if TYPE_CHECKING:
-    from exportspec.gitops.models import Change, Plan, PlanEntry
+    from exportspec.gitops.models import Change, NowChange, Plan, PlanEntry
 
 
 class PlanReporter(Protocol):
@@ -45,6 +45,28 @@ def _change_line(change: Change) -> str:
     if change.kind == "removed":
         return printable(f"{change.path_text}: - {_value(change.old)}")
     return printable(f"{change.path_text}: {_value(change.old)} -> {_value(change.new)}")
+
+
+def _now_change_line(change: NowChange) -> str:
+    """`now $.execution_time: + reads now`: a body path that started or stopped depending
+    on `now`."""
+    sign = "+ reads now" if change.kind == "added" else "- no longer reads now"
+    return printable(f"now {change.path}: {sign}")
+
+
+RELOCK = (
+    "the lock entry is lock format 1: it records no output path and no body paths that depend "
+    "on now; run `exportspec lock` and commit the lock"
+)
+
+
+def now_warning(path: str) -> str:
+    """The time bomb: a template reading `now` that yields a whole object or array."""
+    return (
+        f"{path} comes from a template that reads now and yields an object or array: what is "
+        "sent there can change with the date, unseen in this plan (run --locked refuses it "
+        "when it does); keep `now` in scalar values such as execution_time"
+    )
 
 
 def _variable_line(change: Change) -> str:
@@ -81,23 +103,51 @@ def plan_summary(plan: Plan) -> str:
         f"{plan.count('moved')} moved",
         f"{plan.count('unchanged')} unchanged",
     ]
+    relock = sum(e.needs_relock for e in plan.entries)
+    if relock:  # a format 1 lock: it cannot say where data lands or what reads now
+        parts.append(f"{relock} to relock")
     return "Plan: " + ", ".join(parts) + "."
 
 
 def plan_text(plan: Plan, stream: TextIO) -> None:
     colour = use_colour(stream)
     for entry in plan.entries:
-        if entry.status == "unchanged":
+        if entry.status == "unchanged" and not entry.needs_relock:
             continue
-        sign = _SIGN[entry.status]
+        sign = _SIGN[entry.status] if entry.status != "unchanged" else "!"
         stream.write(f"{paint(sign, sign, colour)} {_plan_title(entry)}\n")
-        for change in entry.body_changes:
-            stream.write(guard_line(f"    {_change_line(change)}") + "\n")
-        for change in entry.variable_changes:
-            stream.write(guard_line(f"    {_variable_line(change)}") + "\n")
+        for line in _detail_lines(entry):
+            stream.write(guard_line(f"    {line}") + "\n")
+    _now_text(plan, stream, colour)
     if not plan.differs:
         stream.write("No changes: every compiled body matches the lock.\n")
     stream.write(plan_summary(plan) + "\n")
+
+
+def _detail_lines(entry: PlanEntry) -> list[str]:
+    """The diff under a spec's title: body, output path, `now` paths, variables, relock."""
+    lines = [_change_line(c) for c in (*entry.body_changes, *entry.output_changes)]
+    lines += [_now_change_line(c) for c in entry.now_changes]
+    lines += [_variable_line(c) for c in entry.variable_changes]
+    if entry.needs_relock:
+        lines.append(RELOCK)
+    return lines
+
+
+def _now_text(plan: Plan, stream: TextIO, colour: bool) -> None:
+    """Per spec, the body paths that depend on `now` (they may differ at run time), and a
+    warning for each that yields an object or array."""
+    dependent = [e for e in plan.entries if e.now_paths]
+    if not dependent:
+        return
+    stream.write("Depends on now (may differ when run):\n")
+    for entry in dependent:
+        paths = ", ".join(entry.now_paths)
+        stream.write(guard_line(printable(f"    {entry.name} ({entry.path}): {paths}")) + "\n")
+    for entry in dependent:
+        for path in entry.now_structures:
+            warning = printable(f"{entry.name} ({entry.path}): {now_warning(path)}")
+            stream.write(f"{paint('warning:', '!', colour)} {warning}\n")
 
 
 def _change_json(change: Change) -> dict[str, object]:
@@ -120,6 +170,12 @@ def plan_json(plan: Plan, stream: TextIO) -> None:
                 "old_path": e.old_path,
                 "body_changes": [_change_json(c) for c in e.body_changes],
                 "variable_changes": [_change_json(c) for c in e.variable_changes],
+                "output_path": e.output_path,
+                "output_changes": [_change_json(c) for c in e.output_changes],
+                "now_paths": list(e.now_paths),
+                "now_changes": [{"path": c.path, "kind": c.kind} for c in e.now_changes],
+                "now_warnings": [{"path": p, "message": now_warning(p)} for p in e.now_structures],
+                "needs_relock": e.needs_relock,
             }
             for e in plan.entries
         ],
@@ -128,18 +184,19 @@ def plan_json(plan: Plan, stream: TextIO) -> None:
 
 
 def _plan_detail(entry: PlanEntry) -> str:
-    lines = [_change_line(c) for c in entry.body_changes]
-    lines += [_variable_line(c) for c in entry.variable_changes]
-    return "\n".join(lines)
+    return "\n".join(_detail_lines(entry))
 
 
 def plan_github(plan: Plan, stream: TextIO) -> None:
     for entry in plan.entries:
-        if entry.status == "unchanged":
+        file = escape_github(printable(_plan_file(plan, entry)), property_=True)
+        for path in entry.now_structures:
+            message = f"exportspec plan: {printable(entry.name)}: {printable(now_warning(path))}"
+            stream.write(f"::warning file={file},line=1,col=1::{escape_github(message)}\n")
+        if entry.status == "unchanged" and not entry.needs_relock:
             continue
         detail = _plan_detail(entry)
         message = f"exportspec plan: {_plan_title(entry)}" + (f"\n{detail}" if detail else "")
-        file = escape_github(printable(_plan_file(plan, entry)), property_=True)
         stream.write(f"::notice file={file},line=1,col=1::{escape_github(message)}\n")
     stream.write(plan_summary(plan) + "\n")
 
@@ -182,7 +239,18 @@ def plan_sarif(plan: Plan, stream: TextIO) -> None:
             rule=f"plan-{e.status}",
         )
         for e in plan.entries
-        if e.status != "unchanged"
+        if e.status != "unchanged" or e.needs_relock
+    ]
+    diagnostics += [
+        Diagnostic(
+            e.path,
+            f"{printable(e.name)}: {now_warning(p)}",
+            None,
+            severity="warning",
+            rule="plan-now-structure",
+        )
+        for e in plan.entries
+        for p in e.now_structures
     ]
     stream.write(json_dumps(sarif_document(diagnostics)) + "\n")
 

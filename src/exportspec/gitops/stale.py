@@ -24,7 +24,7 @@ def stale_lock_results(results: list[SpecResult], lock: Lock, project: Project) 
     updated: list[SpecResult] = []
     for result in results:
         entry = by_name.get(result.compiled.name) if result.compiled else None
-        if entry is None or entry.status == "unchanged":
+        if entry is None or (entry.status == "unchanged" and not entry.needs_relock):
             updated.append(result)
             continue
         position = result.document.source_map.value_position(("name",)) if result.document else None
@@ -50,22 +50,38 @@ def stale_lock_results(results: list[SpecResult], lock: Lock, project: Project) 
 
 def _stale_message(entry: PlanEntry, lock_name: str) -> str:
     """What differs from the lock, with the first body changes, and the fix."""
-    shown = [_change_text(c) for c in entry.body_changes[:3]]
-    more = len(entry.body_changes) - len(shown)
+    every = [change_text(c) for c in (*entry.body_changes, *entry.output_changes)]
+    every += [
+        f"{c.path}: {'now' if c.kind == 'added' else 'no longer'} read from `now`"
+        for c in entry.now_changes
+    ]
+    shown = every[:3]
+    more = len(every) - len(shown)
     detail = "; ".join(shown) + (f"; and {more} more (see `exportspec plan`)" if more > 0 else "")
     moved = f"spec moved from {entry.old_path} since {lock_name}"
+    if entry.status == "unchanged" and entry.needs_relock:
+        return (
+            f"{lock_name} is lock format 1: it does not record this spec's output path or which "
+            "body paths depend on now; run `exportspec lock` to update it"
+        )
     what = {
         "added": f"spec is not in {lock_name}",
         "renamed": f"spec was renamed from {entry.old_name!r} since {lock_name}",
         "changed": f"compiled body differs from {lock_name}",
         "moved": moved,
     }[entry.status]
+    if entry.status == "changed" and not entry.body_changes:
+        what = (
+            f"output path differs from {lock_name}"
+            if entry.output_changes
+            else f"what depends on now differs from {lock_name}"
+        )
     if entry.status == "changed" and entry.old_path != entry.path:
         what = f"{moved} and its compiled body differs" if entry.body_changes else moved
     return f"{what}{f' ({detail})' if detail else ''}; run `exportspec lock` to update it"
 
 
-def _change_text(change: Change) -> str:
+def change_text(change: Change) -> str:
     """`$.path: old -> new`, `+ new` or `- old`, each side short; two long sides that begin
     alike are shown around their first difference, so they never read the same."""
     if change.kind == "added":

@@ -134,6 +134,17 @@ def _compiled(source: str) -> tuple[Callable[[Mapping[str, Any]], Any], frozense
     return env.from_string(source).render, names
 
 
+def template_names(source: str) -> frozenset[str]:
+    """The names a template string reads, from its parsed AST (`now` among them when it
+    depends on the moment); raises TemplateFailure like `render_template`."""
+    from jinja2 import TemplateSyntaxError
+
+    try:
+        return _compiled(source)[1]
+    except TemplateSyntaxError as exc:
+        raise TemplateFailure(f"template syntax error: {exc.message}") from None
+
+
 def render_template(source: str, context: Mapping[str, Any]) -> tuple[Any, frozenset[str]]:
     """Render one template string; return its (JSON-compatible) value and the names it read.
 
