@@ -61,6 +61,8 @@ def test_dry_run_curl_command_sends_the_same_bytes(
     assert seen.path == "/data/v2/projects/tok/customers/export"
     assert seen.headers["Authorization"] == f"Basic {BASIC}"
     assert seen.body == run_cli(["compile", str(spec)]).stdout_bytes.rstrip(b"\n")
+    # curl decodes what it asks to be compressed, as exportspec does: the file is the CSV
+    assert "gzip" in seen.headers.get("Accept-Encoding", "")
 
 
 def test_sandbox_dry_run_targets_the_sandbox_command_and_starts_nothing(run_cli: RunCli) -> None:

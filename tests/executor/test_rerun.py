@@ -210,3 +210,18 @@ def test_rerun_given_the_export_points_at_its_record(
     assert "looks like an export, not its run record" in result.stderr
     assert f"exportspec rerun {record}" in result.stderr
     assert server.count == 1
+
+
+def test_rerun_says_where_the_record_went_before_asking_for_credentials(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = copy_spec("csv.yaml", tmp_path)
+    assert run_cli(["run", str(spec), "--sandbox", "-q"]).exit_code == 0
+    (record,) = tmp_path.rglob("*.run.json")
+    monkeypatch.delenv("EXPORTSPEC_API_KEY_ID")
+    monkeypatch.delenv("EXPORTSPEC_API_SECRET")
+    result = run_cli(["rerun", str(record), "-q"])
+    assert result.exit_code == 3, result.explain()
+    assert "--sandbox for a record made with --sandbox" in result.stderr
+    assert "no API credentials" not in result.stderr

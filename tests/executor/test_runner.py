@@ -207,3 +207,9 @@ def test_a_record_without_a_token_sends_nothing_when_none_is_configured(
     with pytest.raises(ConfigError, match="project token differs"):
         run(RunOptions(request(), None, recorded=record), stdout=io.BytesIO())
     assert server.count == 0
+
+
+def test_success_false_gets_a_hint(server: ScriptServer, tmp_path: Path) -> None:
+    server.script(Reply(200, b'{"success": false, "error": "No permission"}'))
+    with pytest.raises(RefusedError, match="hint: the API's message above says what it refused"):
+        export(request(), settings_for(server), tmp_path / "out.csv")

@@ -87,14 +87,18 @@ CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_
 @click.option(
     "--traceback",
     is_flag=True,
-    help="On an error, also print the Python traceback (for bug reports); exit codes stay.",
+    help="On an unexpected error (a bug), also print the Python traceback for the report; "
+    "exit codes stay.",
 )
 def main(traceback: bool) -> None:
     """Compile, check and run Bloomreach Engagement customer-export specs.
 
     Specs are YAML or TOML files in git. `validate` checks them the way the API
     would, `compile` prints the exact request body, `run` sends it and streams the
-    export to disk. Try it without an account: `exportspec run specs/all-customers.yaml --sandbox`.
+    export to disk. Try it without an account:
+
+    \b
+        exportspec run specs/all-customers.yaml --sandbox
 
     \b
     Exit codes: 0 ok, 1 invalid spec, 2 usage, 3 configuration,

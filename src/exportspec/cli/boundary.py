@@ -104,7 +104,8 @@ def _signals_as_exceptions() -> Iterator[None]:
 def error_boundary(
     command: Callable[[], click.Context | None], *, show_traceback: bool
 ) -> Iterator[None]:
-    """Map exceptions to exit codes; `show_traceback` adds the traceback, never another code.
+    """Map exceptions to exit codes; `show_traceback` adds the traceback of an unexpected
+    error (a bug), never another exit code.
 
     `command()` gives the running command's context, for the usage text of a usage error.
     """
@@ -114,20 +115,16 @@ def error_boundary(
     except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
         raise  # click's own: it prints them and picks the code
     except UsageError as exc:
-        _traceback(show_traceback)
         raise click.UsageError(printable_lines(exc.message), command()) from None
     except ExportspecError as exc:
-        _traceback(show_traceback)
         print_diagnostics(exc.diagnostics)
         if exc.message:
             click.echo(f"Error: {printable_lines(exc.message)}", err=True)
         raise SystemExit(exc.exit_code) from None
     except Stopped as exc:
-        _traceback(show_traceback)
         click.echo(STOPPING.get(exc.signum, "Stopped."), err=True)
         raise SystemExit(128 + exc.signum) from None
     except KeyboardInterrupt:
-        _traceback(show_traceback)
         click.echo("Interrupted.", err=True)
         raise SystemExit(ExitCode.INTERRUPTED) from None
     except BrokenPipeError:

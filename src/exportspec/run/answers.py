@@ -27,6 +27,11 @@ SECRET_HINT = (
     "once, when it is created; after a rotation the old one stops working within 24 h)"
 )
 
+SUCCESS_FALSE_HINT = (
+    "the API's message above says what it refused; a permission error means the API group "
+    'lacks "GDPR > Export customers" or the project token is another project\'s'
+)
+
 NOT_AN_EXPORT_HINT = (
     "check the base URL, and whether a proxy or captive portal answers in the API's place"
 )
@@ -94,6 +99,8 @@ def refusal(
     )
     text = f"the API refused the request ({what}): " + "; ".join(messages)
     hint = HINT_BY_STATUS.get(status)
+    if success_false:
+        hint = SUCCESS_FALSE_HINT
     if status == 403 and any("secret" in message.lower() for message in messages):
         hint = SECRET_HINT  # the API's own words name the secret, not a permission
     return RefusedError(f"{text}\nhint: {hint}" if hint else text)

@@ -86,7 +86,13 @@ def format_dry_run(
     curl = [
         "curl -sS --fail --remove-on-error -X POST",
         auth,
-        *(f"-H {shlex.quote(f'{k}: {v}')}" for k, v in request_headers().items()),
+        # curl's --compressed asks for and decodes gzip and deflate, as exportspec does.
+        "--compressed",
+        *(
+            f"-H {shlex.quote(f'{k}: {v}')}"
+            for k, v in request_headers().items()
+            if k != "Accept-Encoding"
+        ),
         f"--data-binary {shlex.quote(request.body.decode('utf-8'))}",
     ]
     if output is not None:

@@ -33,6 +33,7 @@ from exportspec.run.settings import (
     ConnectionFlags,
     Settings,
     SettingsLayer,
+    check_credentials,
     missing_token,
     resolve_settings,
 )
@@ -332,12 +333,14 @@ def _settings(options: RunOptions, messages: TextIO | None) -> Iterator[Settings
             pinned=pinned,
             project_defaults=options.project_defaults,
             require_token=False,
-            require_credentials=not options.dry_run,
+            require_credentials=False,
         )
-        if recorded is not None and pinned is None:  # a missing token differs too
+        if recorded is not None and pinned is None:  # said first: it may point at --sandbox
             _check_record_target(recorded, settings)
-        if settings.project_token is None and not options.dry_run:
-            raise missing_token()
+        if not options.dry_run:
+            if settings.project_token is None:
+                raise missing_token()
+            check_credentials(settings.api_key_id, settings.api_secret)
         yield settings
         return
     if flags.base_url is not None or flags.project_token is not None:

@@ -164,7 +164,7 @@ def resolve_settings(
 
     key_id, secret = credentials if credentials is not None else _credentials_from(env)
     if require_credentials:
-        _check_credentials(key_id, secret)
+        check_credentials(key_id, secret)
 
     return Settings(
         base_url=base_url,
@@ -275,7 +275,8 @@ def _credentials_from(env: Mapping[str, str]) -> tuple[str | None, str | None]:
     return env.get(ENV_API_KEY_ID) or None, env.get(ENV_API_SECRET) or None
 
 
-def _check_credentials(key_id: str | None, secret: str | None) -> None:
+def check_credentials(key_id: str | None, secret: str | None) -> None:
+    """Refuse missing or malformed credentials (ConfigError naming the variable)."""
     missing = [
         name for name, value in ((ENV_API_KEY_ID, key_id), (ENV_API_SECRET, secret)) if not value
     ]
