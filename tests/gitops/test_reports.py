@@ -181,12 +181,8 @@ def test_a_bad_project_file_is_a_result_in_every_format(
         assert document[0].split("::")[1].endswith("exportspec.toml,line=2,col=1")
         assert "unknown key 'spec_rots'" in document[0]
         assert not document[-1].startswith("::")  # the summary
-    else:
-        assert document[0].endswith(
-            "exportspec.toml:2:1: error: unknown key 'spec_rots' "
-            "(did you mean 'spec_roots'?) (at $.project.spec_rots)"
-        )
-        assert document[-1].startswith(f"exportspec {command} stopped: 2 error(s) in ")
+    else:  # text: the error is said once, on stderr
+        assert result.stdout == ""
 
 
 @pytest.mark.parametrize("output_format", ["json", "sarif", "junit", "github"])

@@ -306,7 +306,8 @@ def failure_report(
     output_format: str, error: ExportspecError, stream: TextIO, *, command: Command, where: str
 ) -> None:
     """A complete `--output-format` document for a run that failed before any result (a bad
-    exportspec.toml, lock or flag): CI reads the error where it reads the results.
+    exportspec.toml, lock or flag): CI reads the error where it reads the results. Text
+    output adds nothing to the error on stderr.
 
     `where` is the file results without one of their own are placed at (GitHub annotations
     and SARIF results need a file): the project file, as a rule.
@@ -324,11 +325,7 @@ def failure_report(
         for d in diagnostics:
             stream.write(github_annotation(d) + "\n")
         stream.write(summary + "\n")
-    else:
-        colour = use_colour(stream)
-        for d in diagnostics:
-            stream.write(format_diagnostic(d, colour=colour) + "\n")
-        stream.write(summary + "\n")
+    # text: nothing on stdout; the error is on stderr, where a person reads it once.
 
 
 def _failure_json(
