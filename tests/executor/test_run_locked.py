@@ -132,3 +132,18 @@ def test_without_a_fresh_lock_nothing_runs(
     code, err = _run(run_cli, server, "time-bomb.yaml")
     assert (code, server.count) == (1, 0)
     assert "spec 'time-bomb' is not in exportspec.lock" in err
+
+
+def test_a_value_that_started_reading_now_after_locking_is_refused(
+    project: Path, run_cli: RunCli, server: ScriptServer
+) -> None:
+    _lock(run_cli)
+    daily = project / "specs" / "daily.yaml"
+    # The locked value at the lock's now, but from now on it follows the date.
+    bomb = "segment_index: \"{{ 1 if now < to_datetime('2027-01-01') else 2 }}\""
+    daily.write_text(daily.read_text().replace("segment_index: 1", bomb))
+    code, err = _run(run_cli, server, "daily.yaml", "--now", LATER)
+    assert (code, server.count) == (1, 0)
+    assert (
+        "body $.filter.segment_index  [its template reads now, which the lock does not say]" in err
+    )

@@ -86,7 +86,8 @@ def lock(
     vars_files: tuple[Path, ...],
     now: str | None,
 ) -> None:
-    """Write exportspec.lock: each spec's compiled body, its sha256 and its inputs.
+    """Write exportspec.lock: each spec's compiled body, its sha256, its inputs, its
+    rendered output path and the body paths whose template reads `now`.
 
     The lock sits next to exportspec.toml (or in the working folder) and belongs in
     git; `exportspec plan` compares against it. It pins `now`: an existing lock's
@@ -139,14 +140,17 @@ def plan(
     output_format: str,
     detailed_exitcode: bool,
 ) -> None:
-    """Show which request bodies differ from exportspec.lock, and how.
+    """Show which request bodies and output paths differ from exportspec.lock, and how.
 
     Compiles today's specs (with the lock's `now` unless --now is given) and prints,
     per spec, added / removed / renamed / changed / moved / unchanged with a diff of
-    the body (JSON path, old value, new value); a moved spec (same body, another
-    file) sends nothing new, so it is not a difference for --detailed-exitcode.
-    Changes that come only from variable values (--var, --vars-file, --env) show up
-    too. With PATHs, only the locked specs under them are compared. Sends nothing.
+    the body and the output path (JSON path, old value, new value); a moved spec (same
+    body, another file) sends nothing new, so it is not a difference for
+    --detailed-exitcode. Changes that come only from variable values (--var,
+    --vars-file, --env) show up too. It lists the body paths that depend on `now` and
+    warns when a template reading `now` yields an object or array; a lock of format 1
+    is reported as needing a relock. With PATHs, only the locked specs under them are
+    compared. Sends nothing.
     """
     from exportspec.gitops.plan import compute_plan
     from exportspec.gitops.plan_report import PLAN_REPORTER_BY_NAME
