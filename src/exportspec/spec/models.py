@@ -95,11 +95,6 @@ class TemplateOrigin:
         used = ", ".join(f"{k}={v!r}" for k, v in sorted(self.variables.items()))
         return f"from template {self.source!r}" + (f" with {used}" if used else "")
 
-    @property
-    def reads_now(self) -> bool:
-        """Whether the template reads `now` (found in its parsed AST, not by running it)."""
-        return "now" in self.variables
-
 
 @dataclass(frozen=True, slots=True)
 class RenderedSpec:
