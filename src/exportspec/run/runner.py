@@ -338,9 +338,9 @@ def _settings(options: RunOptions, messages: TextIO | None) -> Iterator[Settings
         if recorded is not None and pinned is None:  # said first: it may point at --sandbox
             _check_record_target(recorded, settings)
         if not options.dry_run:
+            check_credentials(settings.api_key_id, settings.api_secret)
             if settings.project_token is None:
                 raise missing_token()
-            check_credentials(settings.api_key_id, settings.api_secret)
         yield settings
         return
     if flags.base_url is not None or flags.project_token is not None:
