@@ -161,51 +161,31 @@ def run(
     129/131/143 hung up, quit, terminated, 141 the reader of -o - left; a failed run
     leaves no partial file.
     """
-    from exportspec.errors import UsageError
     from exportspec.gitops.inputs import project_for, render_inputs, undeclared_environment_vars
-    from exportspec.gitops.project import output_root as resolve_output_root
-    from exportspec.run.models import ExportRequest
-    from exportspec.run.runner import RunOptions, default_output_path
-    from exportspec.spec.pipeline import compile_spec
+    from exportspec.run.spec_run import prepare_run
 
     project = project_for([spec])
     print_diagnostics(undeclared_environment_vars(project, [spec]))
     inputs = render_inputs(project, environment, var_assignments, vars_files, now)
-    result = compile_spec(spec, inputs)
-    print_diagnostics(result.diagnostics)
-    assert result.compiled is not None
-    selected = project.environment(environment)
-    defaults = None
-    if selected is not None:
-        defaults = SettingsLayer(
-            f"{project.file} [environments.{selected.name}]",
-            {"base_url": selected.base_url, "project_token": selected.project_token},
-        )
-    if output is not None and output_root is not None:
-        raise UsageError(
-            "--output-root places the spec's output.path; -o names the file itself: give one"
-        )
-    # -o is the user's own choice; the spec's output.path lands under the output root.
-    root = None if output is not None else resolve_output_root(project, environment, output_root)
-    target = output or default_output_path(result.compiled)
-    read = (spec, *vars_files, project.root / project.lockfile)
+    prepared = prepare_run(
+        spec,
+        project=project,
+        environment=environment,
+        inputs=inputs,
+        flags=ConnectionFlags(**connection),
+        output=output,
+        output_root=output_root,
+        vars_files=vars_files,
+        sandbox=sandbox,
+        dry_run=dry_run,
+    )
+    print_diagnostics(prepared.warnings)
     if locked:
         from exportspec.gitops.locked import check_locked_run
 
-        check_locked_run(spec, result, project, inputs, environment)
-    _execute(
-        RunOptions(
-            ExportRequest.from_compiled(result.compiled),
-            None if str(target) == "-" else target,
-            ConnectionFlags(**connection),
-            sandbox=sandbox,
-            dry_run=dry_run,
-            project_defaults=defaults,
-            output_root=root,
-            inputs=read if project.file is None else (*read, project.file),
-        ),
-        quiet=quiet,
-    )
+        assert prepared.result is not None
+        check_locked_run(spec, prepared.result, project, inputs, environment)
+    _execute(prepared.options, quiet=quiet)
 
 
 @click.command("rerun")

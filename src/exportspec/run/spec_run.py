@@ -20,7 +20,7 @@ from exportspec.gitops.project import output_root as resolve_output_root
 from exportspec.run.models import ExportRequest
 from exportspec.run.runner import RunOptions, default_output_path
 from exportspec.run.settings import ConnectionFlags, SettingsLayer
-from exportspec.spec.models import CompiledBody, Diagnostic
+from exportspec.spec.models import CompiledBody, Diagnostic, SpecResult
 from exportspec.spec.pipeline import compile_spec
 from exportspec.spec.variables import RenderInputs
 
@@ -32,6 +32,8 @@ class PreparedRun:
     compiled: CompiledBody
     options: RunOptions
     warnings: tuple[Diagnostic, ...] = ()
+    #: The whole compile result (its document too), for checks against the lock.
+    result: SpecResult | None = None
 
 
 def project_defaults(project: Project, environment: str | None) -> SettingsLayer | None:
@@ -92,4 +94,4 @@ def prepare_run(
         inputs=read if project.file is None else (*read, project.file),
     )
     warnings = tuple(d for d in result.diagnostics if d.severity != "error")
-    return PreparedRun(compiled, options, warnings)
+    return PreparedRun(compiled, options, warnings, result)
