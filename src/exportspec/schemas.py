@@ -29,7 +29,15 @@ BODY_SCHEMA = "customers-export.schema.json"
 PROJECT_SCHEMA = "project.schema.json"
 LOCK_SCHEMA = "lock.schema.json"
 RUN_RECORD_SCHEMA = "run-record.schema.json"
-SCHEMA_NAMES = (SPEC_SCHEMA, BODY_SCHEMA, PROJECT_SCHEMA, LOCK_SCHEMA, RUN_RECORD_SCHEMA)
+BATCH_RECORD_SCHEMA = "batch-record.schema.json"
+SCHEMA_NAMES = (
+    SPEC_SCHEMA,
+    BODY_SCHEMA,
+    PROJECT_SCHEMA,
+    LOCK_SCHEMA,
+    RUN_RECORD_SCHEMA,
+    BATCH_RECORD_SCHEMA,
+)
 
 
 @cache

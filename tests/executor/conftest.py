@@ -73,6 +73,10 @@ class ScriptServer:
         self.stop = threading.Event()
         #: Set by a `stall` reply once its first bytes are sent and flushed.
         self.stalled = threading.Event()
+        #: Requests being answered now, and the most there ever were at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._counting = threading.Lock()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -88,8 +92,15 @@ class ScriptServer:
                     Seen(time.monotonic(), self.path, dict(self.headers.items()), body)
                 )
                 reply = server.replies[min(index, len(server.replies) - 1)]
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    server.answer(self, reply)
+                with server._counting:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        server.answer(self, reply)
+                finally:
+                    with server._counting:
+                        server.in_flight -= 1
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         if tls is not None:

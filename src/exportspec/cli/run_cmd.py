@@ -12,6 +12,7 @@ import click
 
 from exportspec.cli.boundary import print_diagnostics, writing_stdout
 from exportspec.cli.options import OUTPUT_FILE, render_options, require_file_name
+from exportspec.errors import ExitCode
 from exportspec.run.settings import (
     MAX_BYTES,
     MAX_RETRIES,
@@ -113,7 +114,13 @@ def _common_options(function: F) -> F:
 
 
 @click.command("run")
-@click.argument("spec", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "specs",
+    metavar="SPEC|DIR...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+)
 @render_options
 @click.option(
     "-o",
@@ -136,10 +143,30 @@ def _common_options(function: F) -> F:
     "the locked body and output path, and at the real now differ only in scalar values whose "
     "template reads now; else exit 1 with a diff, nothing sent.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=2,
+    envvar="EXPORTSPEC_JOBS",
+    show_envvar=False,
+    metavar="N",
+    help="Several specs: exports at once, and the most requests in flight "
+    "[env EXPORTSPEC_JOBS; default 2].",
+)
+@click.option(
+    "--fail-fast", is_flag=True, help="Several specs: start no new export once one failed."
+)
+@click.option(
+    "--batch-record",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Several specs: where the batch record goes [default: "
+    "batches/STARTED.batch.json under the output root].",
+)
 @_common_options
 @connection_options
 def run(
-    spec: Path,
+    specs: tuple[Path, ...],
     environment: str | None,
     var_assignments: tuple[str, ...],
     vars_files: tuple[Path, ...],
@@ -147,12 +174,20 @@ def run(
     output: Path | None,
     output_root: str | None,
     locked: bool,
+    jobs: int,
+    fail_fast: bool,
+    batch_record: Path | None,
     dry_run: bool,
     sandbox: bool,
     quiet: bool,
     **connection: Any,
 ) -> None:
     """Compile SPEC, send it, and stream the export to a file.
+
+    Several SPECs (or folders, searched as `validate` does) are a batch: --jobs exports
+    at once under one shared request bound, each to its own output and run record, a
+    summary table at the end and a batch record; the exit code is the most severe of the
+    specs' (130 > 143 > 131 > 129 > 5 > 4 > 3 > 1 > 0).
 
     The file appears only when the whole response arrived; beside it, OUTPUT.run.json
     records how it was made. Credentials come from EXPORTSPEC_API_KEY_ID and
@@ -163,7 +198,33 @@ def run(
     """
     from exportspec.gitops.inputs import project_for, render_inputs, undeclared_environment_vars
     from exportspec.run.spec_run import prepare_run
+    from exportspec.spec.load import iter_spec_files
 
+    if len(specs) == 1 and not specs[0].is_dir():
+        spec = specs[0]
+    else:
+        files = list(iter_spec_files(specs))
+        if len(files) != 1:
+            _run_batch(
+                files,
+                specs,
+                environment=environment,
+                var_assignments=var_assignments,
+                vars_files=vars_files,
+                now=now,
+                output=output,
+                output_root=output_root,
+                locked=locked,
+                jobs=jobs,
+                fail_fast=fail_fast,
+                batch_record=batch_record,
+                dry_run=dry_run,
+                sandbox=sandbox,
+                quiet=quiet,
+                connection=connection,
+            )
+            return
+        spec = files[0]
     project = project_for([spec])
     print_diagnostics(undeclared_environment_vars(project, [spec]))
     inputs = render_inputs(project, environment, var_assignments, vars_files, now)
@@ -186,6 +247,129 @@ def run(
         assert prepared.result is not None
         check_locked_run(spec, prepared.result, project, inputs, environment)
     _execute(prepared.options, quiet=quiet)
+
+
+def _run_batch(
+    files: list[Path],
+    paths: tuple[Path, ...],
+    *,
+    environment: str | None,
+    var_assignments: tuple[str, ...],
+    vars_files: tuple[Path, ...],
+    now: str | None,
+    output: Path | None,
+    output_root: str | None,
+    locked: bool,
+    jobs: int,
+    fail_fast: bool,
+    batch_record: Path | None,
+    dry_run: bool,
+    sandbox: bool,
+    quiet: bool,
+    connection: dict[str, Any],
+) -> None:
+    """Several specs: prepare them all (usage errors end everything, exit 2, before anything
+    is sent), then run them on worker threads and write the batch record."""
+    import os
+
+    from exportspec.errors import ExportspecError, ReportedFailure, UsageError
+    from exportspec.gitops.inputs import project_for, render_inputs, undeclared_environment_vars
+    from exportspec.gitops.project import output_root as resolve_output_root
+    from exportspec.run.batch import Batch, BatchItem, default_record_name, run_batch
+    from exportspec.run.models import iso
+    from exportspec.run.runner import output_target
+    from exportspec.run.spec_run import prepare_run
+
+    if not files:
+        raise UsageError(f"no .yaml, .yml or .toml files under {', '.join(map(str, paths))}")
+    if output is not None:
+        raise UsageError(
+            f"-o names one file, and {len(files)} specs were given: each spec writes its own "
+            "output.path under the output root (--output-root)"
+        )
+    project = project_for(files)
+    print_diagnostics(undeclared_environment_vars(project, files))
+    inputs = render_inputs(project, environment, var_assignments, vars_files, now)
+    flags = ConnectionFlags(**connection)
+    items: list[BatchItem] = []
+    targets: dict[str, Path] = {}
+    for spec in files:
+        item = BatchItem(spec)
+        items.append(item)
+        try:
+            prepared = prepare_run(
+                spec,
+                project=project,
+                environment=environment,
+                inputs=inputs,
+                flags=flags,
+                output_root=output_root,
+                vars_files=vars_files,
+                sandbox=sandbox,
+                dry_run=dry_run,
+            )
+            print_diagnostics(prepared.warnings)
+            if locked:
+                from exportspec.gitops.locked import check_locked_run
+
+                assert prepared.result is not None
+                check_locked_run(spec, prepared.result, project, inputs, environment)
+            item.options = prepared.options
+            item.body_sha256 = prepared.options.request.body_sha256
+            item.output = output_target(prepared.options)
+        except UsageError:
+            raise
+        except ExportspecError as exc:
+            print_diagnostics(exc.diagnostics)
+            item.status, item.exit_code = "failed", int(exc.exit_code)
+            item.error = exc.message or str(exc)
+            continue
+        if item.output is not None:
+            key = os.path.realpath(item.output)
+            if key in targets:
+                raise UsageError(
+                    f"{targets[key]} and {spec} both write {item.output}: give each spec "
+                    "its own output.path"
+                )
+            targets[key] = spec
+    if dry_run:
+        for item in items:
+            if item.options is not None:
+                _execute(item.options, quiet=quiet)
+        codes = [i.exit_code for i in items if i.exit_code]
+        if codes:
+            from exportspec.run.batch import most_severe
+
+            raise ReportedFailure(ExitCode(most_severe(codes)))
+        return
+    settings: dict[str, Any] = {
+        "paths": [str(p) for p in paths],
+        "jobs": jobs,
+        "fail_fast": fail_fast,
+        "environment": environment,
+        "vars": list(var_assignments),
+        "vars_files": [str(p) for p in vars_files],
+        "output_root": output_root,
+        "locked": locked,
+        "sandbox": sandbox,
+        **{name: value for name, value in connection.items() if value is not None},
+    }
+    batch = Batch(items, settings, iso(inputs.now))
+    if batch_record is None:
+        root = Path(resolve_output_root(project, environment, output_root))
+        batch_record = root / default_record_name(batch.started_at)
+    run_batch(
+        batch,
+        jobs=jobs,
+        fail_fast=fail_fast,
+        messages=None if quiet else sys.stderr,
+        record=batch_record,
+    )
+    if not quiet:
+        with contextlib.suppress(OSError):
+            click.echo(f"Batch record: {batch_record}", err=True)
+    if batch.exit_code:
+        raise ReportedFailure(ExitCode(batch.exit_code))
 
 
 @click.command("rerun")

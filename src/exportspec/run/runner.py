@@ -22,6 +22,7 @@ from exportspec.run import records
 from exportspec.run.client import ExportClient
 from exportspec.run.display import Progress, format_dry_run
 from exportspec.run.download import Transfer, download
+from exportspec.run.gate import Gate
 from exportspec.run.models import ExportRequest, RunResult
 from exportspec.run.output import Sink, is_special_file, open_sink
 from exportspec.run.retry import Deadline, Retryable, RetryPolicy, with_retries
@@ -89,6 +90,7 @@ def run(
     messages: TextIO | None = None,
     stdout: BinaryIO | None = None,
     sleep: Callable[[float], None] | None = None,
+    gate: Gate | None = None,
 ) -> RunOutcome:
     """Send the request and stream the export to its output, or describe it (dry run).
 
@@ -115,6 +117,7 @@ def run(
             stdout=stdout,
             sleep=sleep,
             record=wants_record,
+            gate=gate,
         )
     record = records.record_path_for(target) if target is not None and wants_record else None
     return RunOutcome(result=result, record=record)
@@ -211,6 +214,7 @@ def export(
     stdout: BinaryIO | None = None,
     sleep: Callable[[float], None] | None = None,
     record: bool = False,
+    gate: Gate | None = None,
 ) -> RunResult:
     """Send the body, stream the response to `output` (None: `stdout`), return what happened.
 
@@ -218,6 +222,9 @@ def export(
     released, so a concurrent run of the same output cannot commit in between. Raises
     RefusedError (not retried), TransientError (attempts or deadline exhausted),
     ConfigError (the output cannot be written, the settings will never work).
+
+    With a `gate` (a batch), each attempt holds one of its slots while it sends and
+    downloads, and the retry loop waits in `gate.sleep` unless `sleep` is given.
     """
     progress = progress or Progress(None)
     started = dt.datetime.now(dt.UTC)
@@ -230,6 +237,21 @@ def export(
         with ExportClient(settings, deadline) as client:
 
             def attempt(number: int) -> tuple[int, Transfer]:
+                if gate is None:
+                    return one_attempt(number)
+                gate.acquire(deadline)
+                try:
+                    answer = one_attempt(number)
+                except Retryable as exc:
+                    gate.release(status=exc.status, retry_after=exc.retry_after)
+                    raise
+                except BaseException:
+                    gate.release()
+                    raise
+                gate.release(status=answer[0])
+                return answer
+
+            def one_attempt(number: int) -> tuple[int, Transfer]:
                 nonlocal made
                 made = number
                 try:
@@ -251,6 +273,8 @@ def export(
                     _restart(sink, number, exc)
                     raise
 
+            if sleep is None and gate is not None:
+                sleep = gate.sleep
             status, transfer = with_retries(
                 attempt, policy, deadline, notify=progress.note, sleep=sleep
             )

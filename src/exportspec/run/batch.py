@@ -1,0 +1,235 @@
+"""Run many prepared exports at once: worker threads, one shared gate, a batch record.
+
+Each spec is the one-spec `run.runner.run` with its own `RunOptions` (from
+`run.spec_run.prepare_run`); the specs run to the end independently (`fail_fast` stops
+starting new ones), and the batch's exit code is the most severe of theirs. Nothing here
+parses flags or exits; `messages` receives one line per finished export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from exportspec.errors import ExitCode, ExportspecError
+from exportspec.run.gate import Gate, Stopping
+from exportspec.run.models import RunResult, iso
+from exportspec.run.output import write_file
+from exportspec.run.runner import RunOptions
+from exportspec.run.runner import run as run_export
+from exportspec.terminal import printable
+
+#: Most severe first: the batch exits with the first of these any spec had.
+SEVERITY = (130, 143, 131, 129, 5, 4, 3, 1, 0)
+
+BATCH_RECORD_VERSION = 1
+BATCH_SUFFIX = ".batch.json"
+
+
+def most_severe(codes: Sequence[int]) -> int:
+    """The batch's exit code: the most severe of `codes` (0 for none)."""
+    rank = {code: place for place, code in enumerate(SEVERITY)}
+    found = [code for code in codes if code in rank]
+    return min(found, key=rank.__getitem__) if found else (max(codes) if codes else 0)
+
+
+@dataclass
+class BatchItem:
+    """One spec of a batch: prepared (`options`), or failed before that (`exit_code`)."""
+
+    spec: Path
+    options: RunOptions | None = None
+    status: str = "skipped"  # succeeded | failed | skipped
+    exit_code: int | None = None
+    error: str | None = None
+    result: RunResult | None = None
+    seconds: float | None = None
+    output: Path | None = None
+    body_sha256: str | None = None
+    attempts: int = 0
+
+
+@dataclass
+class Batch:
+    items: list[BatchItem]
+    settings: Mapping[str, Any]
+    now: str | None
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    finished_at: dt.datetime | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return most_severe([i.exit_code for i in self.items if i.exit_code is not None])
+
+
+def default_record_name(started: dt.datetime) -> str:
+    """`batches/20260102T030405Z.batch.json`: the start, UTC, basic ISO 8601."""
+    return f"batches/{started.astimezone(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}{BATCH_SUFFIX}"
+
+
+def run_batch(
+    batch: Batch,
+    *,
+    jobs: int,
+    fail_fast: bool = False,
+    messages: TextIO | None = None,
+    gate: Gate | None = None,
+    record: Path | None = None,
+) -> Batch:
+    """Run every prepared item on `jobs` worker threads, sharing one `Gate`; write the batch
+    record to `record` at the end (also after Ctrl-C). Returns `batch`, filled in."""
+    gate = gate or Gate(jobs)
+    pending = [item for item in batch.items if item.options is not None and item.status != "failed"]
+    lock = threading.Lock()
+    queue = list(reversed(pending))
+    stop = threading.Event()
+
+    def say(line: str) -> None:
+        if messages is not None:
+            with lock, contextlib.suppress(OSError, ValueError):
+                messages.write(line + "\n")
+                messages.flush()
+
+    for item in batch.items:
+        if item.status == "failed":
+            say(_line(item))
+
+    def work() -> None:
+        while not stop.is_set():
+            with lock:
+                if not queue:
+                    return
+                item = queue.pop()
+            _run_one(item, gate)
+            say(_line(item))
+            if fail_fast and item.status == "failed":
+                stop.set()
+
+    threads = [threading.Thread(target=work, daemon=True) for _ in range(max(1, jobs))]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.1)
+    except BaseException:
+        stop.set()
+        gate.stop()
+        raise
+    finally:
+        batch.finished_at = dt.datetime.now(dt.UTC)
+        if record is not None:
+            write_batch_record(batch, record)
+    say(format_table(batch))
+    return batch
+
+
+def _run_one(item: BatchItem, gate: Gate) -> None:
+    assert item.options is not None
+    began = time.monotonic()
+    item.status = "failed"
+    try:
+        outcome = run_export(item.options, messages=None, gate=gate)
+    except ExportspecError as exc:
+        item.exit_code = int(exc.exit_code)
+        item.error = exc.message or str(exc)
+    except Stopping:
+        item.status = "skipped"
+    except Exception as exc:  # a bug: this spec fails, the others go on
+        item.exit_code = int(ExitCode.SPEC_INVALID)
+        item.error = f"internal error: {type(exc).__name__}: {exc}"
+    else:
+        item.status = "succeeded"
+        item.exit_code = 0
+        item.result = outcome.result
+        if outcome.result is not None:
+            item.attempts = outcome.result.attempts
+    finally:
+        item.seconds = time.monotonic() - began
+
+
+def _line(item: BatchItem) -> str:
+    if item.status == "succeeded" and item.result is not None:
+        what = f"ok: {item.result.rows:,} rows in {item.seconds or 0:.1f} s to {item.output}"
+    elif item.status == "skipped":
+        what = "skipped"
+    else:
+        what = f"failed (exit {item.exit_code}): {item.error or ''}"
+    return printable(f"{item.spec}: {what}")
+
+
+def format_table(batch: Batch) -> str:
+    """The summary table: spec, status, rows, seconds; then the exit code."""
+    rows = [("spec", "status", "rows", "seconds")]
+    for item in batch.items:
+        result = item.result
+        rows.append(
+            (
+                printable(str(item.spec)),
+                item.status if item.status != "failed" else f"failed ({item.exit_code})",
+                f"{result.rows:,}" if result is not None else "-",
+                f"{item.seconds:.1f}" if item.seconds is not None else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i < 2 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
+    counts = {
+        s: sum(i.status == s for i in batch.items) for s in ("succeeded", "failed", "skipped")
+    }
+    lines.append(
+        f"{len(batch.items)} spec(s): {counts['succeeded']} succeeded, {counts['failed']} "
+        f"failed, {counts['skipped']} skipped"
+    )
+    return "\n".join(lines)
+
+
+def batch_record(batch: Batch) -> dict[str, Any]:
+    """The batch record (schemas/batch-record.schema.json)."""
+    specs = []
+    for item in batch.items:
+        result = item.result
+        specs.append(
+            {
+                "path": str(item.spec),
+                "body_sha256": item.body_sha256,
+                "status": item.status,
+                "exit_code": item.exit_code,
+                "error": item.error,
+                "output": None if item.output is None else str(item.output),
+                "rows": None if result is None else result.rows,
+                "bytes": None if result is None else result.size,
+                "sha256": None if result is None else result.sha256,
+                "attempts": item.attempts,
+                "seconds": None if item.seconds is None else round(item.seconds, 3),
+            }
+        )
+    return {
+        "batch_record_version": BATCH_RECORD_VERSION,
+        "settings": dict(batch.settings),
+        "now": batch.now,
+        "started_at": iso(batch.started_at),
+        "finished_at": None if batch.finished_at is None else iso(batch.finished_at),
+        "exit_code": batch.exit_code,
+        "specs": specs,
+    }
+
+
+def write_batch_record(batch: Batch, path: Path) -> None:
+    """Write the batch record atomically (its folder created when missing)."""
+    text = json.dumps(batch_record(batch), indent=2, ensure_ascii=False) + "\n"
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    write_file(path, text.encode("utf-8"))

@@ -1,0 +1,98 @@
+"""One gate shared by the exports of a batch: how many requests are in flight at once.
+
+Additive increase, multiplicative decrease: the bound starts at `limit` (--jobs), is halved
+(not below 1) when a request gets 429 or 503, and grows by one after `grow_after`
+successes in a row, never above `limit`. While a server's Retry-After is pending, no
+worker starts a new request. A single `exportspec run` uses no gate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from exportspec.run.retry import Deadline
+
+#: Statuses that say the server is overloaded: the bound is halved.
+OVERLOADED = frozenset({429, 503})
+
+
+class Stopping(Exception):
+    """The batch is stopping (Ctrl-C, --fail-fast): no new request starts."""
+
+
+class Gate:
+    """Bounds the requests in flight across worker threads (thread-safe)."""
+
+    def __init__(
+        self,
+        limit: int,
+        *,
+        grow_after: int = 4,
+        retry_after_max: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if limit < 1:
+            raise ValueError("a gate needs a limit of at least 1")
+        self.limit = limit
+        self.allowed = limit
+        self.in_flight = 0
+        self.grow_after = grow_after
+        self.retry_after_max = retry_after_max
+        self._clock = clock
+        self._successes = 0
+        self._resume_at = 0.0
+        self._stopped = False
+        self._cond = threading.Condition()
+
+    def acquire(self, deadline: Deadline | None = None) -> None:
+        """Wait for a free slot and no pending Retry-After; DeadlinePassed once `deadline`
+        passes, Stopping once `stop` was called."""
+        with self._cond:
+            while True:
+                if self._stopped:
+                    raise Stopping("the batch is stopping")
+                pause = self._resume_at - self._clock()
+                if pause <= 0 and self.in_flight < self.allowed:
+                    self.in_flight += 1
+                    return
+                left = None if deadline is None else deadline.left()
+                if deadline is not None and left is not None and left <= 0:
+                    deadline.check()
+                waits = [w for w in (pause if pause > 0 else None, left) if w is not None]
+                self._cond.wait(min(waits) if waits else None)
+
+    def release(self, *, status: int | None = None, retry_after: float | None = None) -> None:
+        """Free a slot; `status` (None: a network failure) and `retry_after` adapt the bound."""
+        with self._cond:
+            self.in_flight -= 1
+            if status in OVERLOADED:
+                self.allowed = max(1, self.allowed // 2)
+                self._successes = 0
+            elif status is not None and 200 <= status < 300:
+                self._successes += 1
+                if self._successes >= self.grow_after and self.allowed < self.limit:
+                    self.allowed += 1
+                    self._successes = 0
+            if retry_after is not None and retry_after > 0:
+                wait = min(retry_after, self.retry_after_max)
+                self._resume_at = max(self._resume_at, self._clock() + wait)
+            self._cond.notify_all()
+
+    def sleep(self, seconds: float) -> None:
+        """The retry loop's wait: returns early, raising Stopping, when the batch stops."""
+        with self._cond:
+            end = self._clock() + seconds
+            while not self._stopped:
+                left = end - self._clock()
+                if left <= 0:
+                    return
+                self._cond.wait(left)
+            raise Stopping("the batch is stopping")
+
+    def stop(self) -> None:
+        """No new request starts; waiting workers raise Stopping."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()

@@ -1,0 +1,243 @@
+"""`exportspec run` with several specs: a batch under one shared gate, against loopback servers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from exportspec.errors import ExitCode
+from exportspec.run.batch import SEVERITY, most_severe
+from exportspec.run.gate import Gate, Stopping
+from exportspec.schemas import validator
+from tests.conftest import RunCli
+from tests.executor.conftest import Reply, ScriptServer, assert_no_secret, leftovers
+
+CSV = b"registered,email\na,a@example.com\nb,b@example.com\n"
+
+SPEC = """\
+version: 1
+name: {name}
+export:
+  format: csv
+  attributes:
+    type: some
+    list:
+      - {{type: id, id: registered}}
+"""
+
+
+def make_specs(folder: Path, count: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    specs = []
+    for number in range(count):
+        spec = folder / f"s{number}.yaml"
+        spec.write_text(SPEC.format(name=f"s{number}"))
+        specs.append(spec)
+    return specs
+
+
+def run(run_cli: RunCli, server: ScriptServer, *args: str) -> tuple[int, str]:
+    result = run_cli(["run", *args, "--base-url", server.base_url, "--project-token", "tok"])
+    assert_no_secret(result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    return result.exit_code, result.stderr
+
+
+def batch_records(root: Path) -> list[Path]:
+    return sorted((root / "batches").glob("*.batch.json"))
+
+
+def test_jobs_bounds_requests_in_flight(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 6)
+    server.script(Reply(body=CSV, delay=0.1))
+    code, stderr = run(run_cli, server, "specs", "--jobs", "3")
+    assert code == 0, stderr
+    assert server.count == 6
+    assert 1 <= server.max_in_flight <= 3
+    for number in range(6):
+        assert (tmp_path / "exports" / f"s{number}.csv").read_bytes() == CSV
+        assert (tmp_path / "exports" / f"s{number}.csv.run.json").is_file()
+    assert "6 spec(s): 6 succeeded, 0 failed, 0 skipped" in stderr
+    assert leftovers(tmp_path) == []
+
+
+def test_jobs_from_the_environment(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_specs(tmp_path / "specs", 3)
+    monkeypatch.setenv("EXPORTSPEC_JOBS", "1")
+    server.script(Reply(body=CSV, delay=0.05))
+    code, stderr = run(run_cli, server, "specs")
+    assert code == 0, stderr
+    assert server.max_in_flight == 1
+
+
+def test_no_request_starts_while_a_retry_after_is_pending(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 3)
+    # The first request is told to wait; the second is answered slowly, so without a shared
+    # gate its worker would start the third spec well before the Retry-After expires.
+    server.script(
+        Reply(status=429, body=b"slow down", headers={"Retry-After": "1"}),
+        Reply(body=CSV, delay=0.3),
+        Reply(body=CSV),
+    )
+    code, stderr = run(run_cli, server, "specs", "--jobs", "2")
+    assert code == 0, stderr
+    assert server.count == 4
+    told = server.requests[0].at
+    for later in server.requests[2:]:
+        assert later.at >= told + 1.0
+
+
+def test_a_failing_spec_does_not_stop_the_others(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 3)
+    (tmp_path / "specs" / "bad.yaml").write_text("version: 1\nname: bad\nexport: {}\n")
+    server.script(
+        Reply(body=CSV),
+        Reply(status=400, body=b'{"success": false, "errors": ["no"]}'),
+        Reply(body=CSV),
+    )
+    code, stderr = run(run_cli, server, "specs", "--jobs", "1")
+    assert code == ExitCode.REFUSED, stderr  # 4 is more severe than the invalid spec's 1
+    assert server.count == 3
+    assert (tmp_path / "exports" / "s0.csv").is_file()
+    assert not (tmp_path / "exports" / "s1.csv").exists()
+    assert (tmp_path / "exports" / "s2.csv").is_file()
+    assert "2 succeeded, 2 failed, 0 skipped" in stderr
+    (record,) = batch_records(tmp_path)
+    data = json.loads(record.read_text())
+    statuses = {Path(s["path"]).name: (s["status"], s["exit_code"]) for s in data["specs"]}
+    assert statuses == {
+        "bad.yaml": ("failed", 1),
+        "s0.yaml": ("succeeded", 0),
+        "s1.yaml": ("failed", 4),
+        "s2.yaml": ("succeeded", 0),
+    }
+    assert data["exit_code"] == 4
+
+
+def test_fail_fast_starts_no_new_export(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 3)
+    server.script(Reply(status=400, body=b'{"success": false, "errors": ["no"]}'))
+    code, stderr = run(run_cli, server, "specs", "--jobs", "1", "--fail-fast")
+    assert code == ExitCode.REFUSED, stderr
+    assert server.count == 1
+    assert "1 failed, 2 skipped" in stderr
+
+
+def test_output_with_several_specs_is_a_usage_error(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    specs = make_specs(tmp_path / "specs", 2)
+    code, stderr = run(run_cli, server, *map(str, specs), "-o", "out.csv")
+    assert code == ExitCode.USAGE, stderr
+    assert server.count == 0
+
+
+def test_two_specs_with_one_output_are_a_usage_error(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "a", 1)
+    make_specs(tmp_path / "b", 1)  # the same name: exports/s0.csv twice
+    code, stderr = run(run_cli, server, "a", "b")
+    assert code == ExitCode.USAGE, stderr
+    assert "both write" in stderr
+    assert server.count == 0
+
+
+def test_the_batch_record_validates_against_its_schema(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 2)
+    server.script(Reply(body=CSV))
+    code, stderr = run(
+        run_cli, server, "specs", "--now", "2026-01-02T03:04:05Z", "--batch-record", "b.json"
+    )
+    assert code == 0, stderr
+    assert batch_records(tmp_path) == []
+    data = json.loads((tmp_path / "b.json").read_text())
+    assert list(validator("batch-record.schema.json").iter_errors(data)) == []
+    assert data["now"] == "2026-01-02T03:04:05Z"
+    assert data["settings"]["jobs"] == 2
+    for entry in data["specs"]:
+        assert entry["status"] == "succeeded" and entry["rows"] == 2
+        assert entry["bytes"] == len(CSV) and entry["attempts"] == 1
+    assert_no_secret(json.dumps(data))
+
+
+def test_a_default_batch_record_lands_under_the_output_root(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 2)
+    server.script(Reply(body=CSV))
+    code, stderr = run(run_cli, server, "specs", "--output-root", "out")
+    assert code == 0, stderr
+    (record,) = batch_records(tmp_path / "out")
+    assert record.name.endswith("Z.batch.json") and "T" in record.name
+    assert (
+        list(validator("batch-record.schema.json").iter_errors(json.loads(record.read_text())))
+        == []
+    )
+
+
+def test_one_folder_with_one_spec_is_a_single_run(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 1)
+    server.script(Reply(body=CSV))
+    code, stderr = run(run_cli, server, "specs")
+    assert code == 0, stderr
+    assert "Exported 2 rows" in stderr
+    assert not (tmp_path / "batches").exists()
+
+
+# --- the gate and the exit-code order, without a server -------------------------------
+
+
+def test_the_gate_halves_on_overload_and_grows_back_slowly() -> None:
+    gate = Gate(4, grow_after=2)
+    for _ in range(4):
+        gate.acquire()
+    assert gate.in_flight == 4
+    gate.release(status=429)
+    assert gate.allowed == 2
+    gate.release(status=503)
+    assert gate.allowed == 1
+    gate.release(status=503)
+    assert gate.allowed == 1  # never below 1
+    gate.release(status=200)
+    gate.acquire()
+    gate.release(status=200)
+    assert gate.allowed == 2
+    for _ in range(10):
+        gate.acquire()
+        gate.release(status=200)
+    assert gate.allowed == 4  # never above the limit
+
+
+def test_a_stopped_gate_starts_nothing() -> None:
+    gate = Gate(1)
+    gate.stop()
+    with pytest.raises(Stopping):
+        gate.acquire()
+    with pytest.raises(Stopping):
+        gate.sleep(10)
+
+
+def test_the_most_severe_exit_code_wins() -> None:
+    assert SEVERITY == (130, 143, 131, 129, 5, 4, 3, 1, 0)
+    assert most_severe([0, 1, 3]) == 3
+    assert most_severe([4, 5, 1]) == 5
+    assert most_severe([5, 129]) == 129
+    assert most_severe([143, 130]) == 130
+    assert most_severe([]) == 0
