@@ -241,3 +241,40 @@ def test_the_most_severe_exit_code_wins() -> None:
     assert most_severe([5, 129]) == 129
     assert most_severe([143, 130]) == 130
     assert most_severe([]) == 0
+
+
+def test_resume_runs_only_the_specs_that_did_not_succeed(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 3)
+    refused = Reply(status=400, body=b'{"success": false, "errors": ["no"]}')
+    server.script(Reply(body=CSV), refused, Reply(body=CSV))
+    now = "2026-01-02T03:04:05Z"
+    code, stderr = run(run_cli, server, "specs", "--jobs", "1", "--now", now)
+    assert code == ExitCode.REFUSED, stderr
+    (record,) = batch_records(tmp_path)
+    before = json.loads(record.read_text())
+    failed_body = server.requests[1].body
+
+    server.script(Reply(body=CSV))
+    code, stderr = run(run_cli, server, "--resume", str(record))
+    assert code == 0, stderr
+    assert server.count == 4
+    assert server.requests[3].body == failed_body  # the same spec, at the batch's now
+    assert (tmp_path / "exports" / "s1.csv").read_bytes() == CSV
+    after = json.loads(record.read_text())
+    assert list(validator("batch-record.schema.json").iter_errors(after)) == []
+    assert after["now"] == now and after["exit_code"] == 0
+    assert [s["status"] for s in after["specs"]] == ["succeeded"] * 3
+    assert after["specs"][0] == before["specs"][0]  # kept as it was, not run again
+    assert batch_records(tmp_path) == [record]
+
+
+def test_resume_refuses_a_malformed_record(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.batch.json"
+    bad.write_text('{"batch_record_version": 2}')
+    code, stderr = run(run_cli, server, "--resume", str(bad))
+    assert code == ExitCode.SPEC_INVALID, stderr
+    assert server.count == 0

@@ -12,7 +12,7 @@ import click
 
 from exportspec.cli.boundary import print_diagnostics, writing_stdout
 from exportspec.cli.options import OUTPUT_FILE, render_options, require_file_name
-from exportspec.errors import ExitCode
+from exportspec.errors import ExitCode, UsageError
 from exportspec.run.settings import (
     MAX_BYTES,
     MAX_RETRIES,
@@ -118,7 +118,6 @@ def _common_options(function: F) -> F:
     "specs",
     metavar="SPEC|DIR...",
     nargs=-1,
-    required=True,
     type=click.Path(exists=True, path_type=Path),
 )
 @render_options
@@ -163,6 +162,13 @@ def _common_options(function: F) -> F:
     help="Several specs: where the batch record goes [default: "
     "batches/STARTED.batch.json under the output root].",
 )
+@click.option(
+    "--resume",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="BATCH_RECORD",
+    help="Run again the specs of BATCH_RECORD that did not succeed, at its now (unless "
+    "--now), and update that record (unless --batch-record).",
+)
 @_common_options
 @connection_options
 def run(
@@ -177,6 +183,7 @@ def run(
     jobs: int,
     fail_fast: bool,
     batch_record: Path | None,
+    resume: Path | None,
     dry_run: bool,
     sandbox: bool,
     quiet: bool,
@@ -200,11 +207,24 @@ def run(
     from exportspec.run.spec_run import prepare_run
     from exportspec.spec.load import iter_spec_files
 
-    if len(specs) == 1 and not specs[0].is_dir():
+    carried: dict[Path, dict[str, Any]] = {}
+    if resume is not None:
+        from exportspec.run.batch import load_batch_record
+
+        if specs:
+            raise UsageError("--resume runs the specs its batch record names: give no SPEC")
+        resumed = load_batch_record(resume)
+        now = now or resumed["now"]
+        batch_record = batch_record or resume
+        specs = tuple(Path(entry["path"]) for entry in resumed["specs"])
+        carried = {Path(e["path"]): e for e in resumed["specs"] if e["status"] == "succeeded"}
+    elif not specs:
+        raise UsageError("give a SPEC or a folder of specs (or --resume BATCH_RECORD)")
+    if len(specs) == 1 and not specs[0].is_dir() and resume is None:
         spec = specs[0]
     else:
-        files = list(iter_spec_files(specs))
-        if len(files) != 1:
+        files = list(iter_spec_files(specs)) if resume is None else list(specs)
+        if len(files) != 1 or resume is not None:
             _run_batch(
                 files,
                 specs,
@@ -222,6 +242,8 @@ def run(
                 sandbox=sandbox,
                 quiet=quiet,
                 connection=connection,
+                carried=carried,
+                resume=resume,
             )
             return
         spec = files[0]
@@ -267,12 +289,14 @@ def _run_batch(
     sandbox: bool,
     quiet: bool,
     connection: dict[str, Any],
+    carried: dict[Path, dict[str, Any]],
+    resume: Path | None,
 ) -> None:
     """Several specs: prepare them all (usage errors end everything, exit 2, before anything
     is sent), then run them on worker threads and write the batch record."""
     import os
 
-    from exportspec.errors import ExportspecError, ReportedFailure, UsageError
+    from exportspec.errors import ExportspecError, ReportedFailure
     from exportspec.gitops.inputs import project_for, render_inputs, undeclared_environment_vars
     from exportspec.gitops.project import output_root as resolve_output_root
     from exportspec.run.batch import Batch, BatchItem, default_record_name, run_batch
@@ -296,6 +320,9 @@ def _run_batch(
     for spec in files:
         item = BatchItem(spec)
         items.append(item)
+        if spec in carried:
+            item.status, item.exit_code, item.carried = "succeeded", 0, carried[spec]
+            continue
         try:
             prepared = prepare_run(
                 spec,
@@ -352,6 +379,7 @@ def _run_batch(
         "output_root": output_root,
         "locked": locked,
         "sandbox": sandbox,
+        **({} if resume is None else {"resume": str(resume)}),
         **{name: value for name, value in connection.items() if value is not None},
     }
     batch = Batch(items, settings, iso(inputs.now))

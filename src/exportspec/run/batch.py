@@ -54,6 +54,8 @@ class BatchItem:
     output: Path | None = None
     body_sha256: str | None = None
     attempts: int = 0
+    #: A resumed batch's entry for a spec that had succeeded: kept as it was, not run.
+    carried: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -86,7 +88,11 @@ def run_batch(
     """Run every prepared item on `jobs` worker threads, sharing one `Gate`; write the batch
     record to `record` at the end (also after Ctrl-C). Returns `batch`, filled in."""
     gate = gate or Gate(jobs)
-    pending = [item for item in batch.items if item.options is not None and item.status != "failed"]
+    pending = [
+        item
+        for item in batch.items
+        if item.options is not None and item.status != "failed" and item.carried is None
+    ]
     lock = threading.Lock()
     queue = list(reversed(pending))
     stop = threading.Event()
@@ -156,6 +162,8 @@ def _run_one(item: BatchItem, gate: Gate) -> None:
 
 
 def _line(item: BatchItem) -> str:
+    if item.carried is not None:
+        return printable(f"{item.spec}: succeeded in the resumed batch; not run again")
     if item.status == "succeeded" and item.result is not None:
         what = f"ok: {item.result.rows:,} rows in {item.seconds or 0:.1f} s to {item.output}"
     elif item.status == "skipped":
@@ -170,6 +178,9 @@ def format_table(batch: Batch) -> str:
     rows = [("spec", "status", "rows", "seconds")]
     for item in batch.items:
         result = item.result
+        if item.carried is not None:
+            rows.append((printable(str(item.spec)), "succeeded (before)", "-", "-"))
+            continue
         rows.append(
             (
                 printable(str(item.spec)),
@@ -201,6 +212,9 @@ def batch_record(batch: Batch) -> dict[str, Any]:
     specs = []
     for item in batch.items:
         result = item.result
+        if item.carried is not None:
+            specs.append(dict(item.carried))
+            continue
         specs.append(
             {
                 "path": str(item.spec),
@@ -225,6 +239,34 @@ def batch_record(batch: Batch) -> dict[str, Any]:
         "exit_code": batch.exit_code,
         "specs": specs,
     }
+
+
+def load_batch_record(path: Path) -> dict[str, Any]:
+    """Read a batch record for `run --resume`, checked against its schema (exit 1 if not)."""
+    from dataclasses import replace
+
+    from exportspec.errors import SpecInvalidError
+    from exportspec.schemas import BATCH_RECORD_SCHEMA, schema_problems
+    from exportspec.spec.load import InputReadError, LoadError, read_bounded
+    from exportspec.spec.load_json import load_json_bytes
+    from exportspec.spec.models import Diagnostic
+
+    try:
+        raw = read_bounded(path)
+    except InputReadError as exc:
+        raise SpecInvalidError(
+            [Diagnostic(str(path), f"cannot read the batch record: {exc.reason}", None)]
+        ) from None
+    try:
+        document = load_json_bytes(raw, path)
+    except LoadError as exc:
+        message = f"not a batch record: {exc.diagnostic.message}"
+        raise SpecInvalidError([replace(exc.diagnostic, message=message)]) from None
+    problems = schema_problems(BATCH_RECORD_SCHEMA, document)
+    if problems:
+        raise SpecInvalidError(problems)
+    data: dict[str, Any] = document.data
+    return data
 
 
 def write_batch_record(batch: Batch, path: Path) -> None:
