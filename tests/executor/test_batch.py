@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,15 @@ from exportspec.errors import ExitCode
 from exportspec.run.batch import SEVERITY, most_severe
 from exportspec.run.gate import Gate, Stopping
 from exportspec.schemas import validator
-from tests.conftest import RunCli
-from tests.executor.conftest import Reply, ScriptServer, assert_no_secret, leftovers
+from tests.conftest import RunCli, default_sigint
+from tests.executor.conftest import (
+    Reply,
+    ScriptServer,
+    assert_no_secret,
+    leftovers,
+    python_cmd,
+    subprocess_env,
+)
 
 CSV = b"registered,email\na,a@example.com\nb,b@example.com\n"
 
@@ -199,6 +208,33 @@ def test_one_folder_with_one_spec_is_a_single_run(
     assert code == 0, stderr
     assert "Exported 2 rows" in stderr
     assert not (tmp_path / "batches").exists()
+
+
+def test_ctrl_c_mid_batch_leaves_no_temporary_file_and_writes_the_record(
+    server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 3)
+    server.script(Reply(body=CSV * 1000, mode="stall", cut=100))  # the rest never comes
+    process = subprocess.Popen(
+        python_cmd("run", "specs", "--jobs", "2", "--timeout", "0.5", "--batch-record",
+                   "b.json", "--base-url", server.base_url, "--project-token", "t"),
+        cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=default_sigint,  # noqa: PLW1509 - it only calls signal.signal
+    )  # fmt: skip
+    try:
+        assert server.stalled.wait(60), "the request never arrived"  # guards a hang only
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr.decode()
+    assert b"Interrupted." in stderr and b"Traceback" not in stderr
+    assert_no_secret(stdout, stderr)
+    assert leftovers(tmp_path) == [], stderr.decode()
+    data = json.loads((tmp_path / "b.json").read_text())
+    assert list(validator("batch-record.schema.json").iter_errors(data)) == []
+    assert data["exit_code"] == 130
+    assert all(entry["status"] != "succeeded" for entry in data["specs"])
 
 
 # --- the gate and the exit-code order, without a server -------------------------------

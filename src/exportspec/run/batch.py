@@ -29,6 +29,9 @@ from exportspec.terminal import printable
 #: Most severe first: the batch exits with the first of these any spec had.
 SEVERITY = (130, 143, 131, 129, 5, 4, 3, 1, 0)
 
+#: Seconds a stopping batch waits for its exports to remove their temporary files.
+STOP_GRACE = 5.0
+
 BATCH_RECORD_VERSION = 1
 BATCH_SUFFIX = ".batch.json"
 
@@ -65,10 +68,13 @@ class Batch:
     now: str | None
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     finished_at: dt.datetime | None = None
+    #: 128 + the signal's number when Ctrl-C or a signal stopped the batch.
+    stopped_by: int | None = None
 
     @property
     def exit_code(self) -> int:
-        return most_severe([i.exit_code for i in self.items if i.exit_code is not None])
+        codes = [i.exit_code for i in self.items if i.exit_code is not None]
+        return most_severe(codes if self.stopped_by is None else [*codes, self.stopped_by])
 
 
 def default_record_name(started: dt.datetime) -> str:
@@ -107,27 +113,46 @@ def run_batch(
         if item.status == "failed":
             say(_line(item))
 
+    # Workers count themselves out on `finished`: Thread.join interrupted by Ctrl-C can
+    # mark a running thread as stopped (Python 3.11), so the main thread never joins.
+    finished = threading.Condition()
+    running = 0
+
     def work() -> None:
-        while not stop.is_set():
-            with lock:
-                if not queue:
-                    return
-                item = queue.pop()
-            _run_one(item, gate)
-            say(_line(item))
-            if fail_fast and item.status == "failed":
-                stop.set()
+        nonlocal running
+        try:
+            while not stop.is_set():
+                with lock:
+                    if not queue:
+                        return
+                    item = queue.pop()
+                _run_one(item, gate)
+                say(_line(item))
+                if fail_fast and item.status == "failed":
+                    stop.set()
+        finally:
+            with finished:
+                running -= 1
+                finished.notify_all()
 
     threads = [threading.Thread(target=work, daemon=True) for _ in range(max(1, jobs))]
     try:
         for thread in threads:
+            with finished:
+                running += 1
             thread.start()
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.1)
-    except BaseException:
+        with finished:
+            while running:
+                finished.wait(0.5)
+    except BaseException as exc:
         stop.set()
         gate.stop()
+        if isinstance(exc, KeyboardInterrupt):
+            signum = getattr(exc, "signum", None)  # cli.boundary.Stopped: SIGTERM and others
+            batch.stopped_by = 128 + signum if isinstance(signum, int) else 130
+        # Downloads stop between chunks and remove their temporary files; give them a moment.
+        with finished:
+            finished.wait_for(lambda: running == 0, STOP_GRACE)
         raise
     finally:
         batch.finished_at = dt.datetime.now(dt.UTC)

@@ -80,6 +80,11 @@ class Gate:
                 self._resume_at = max(self._resume_at, self._clock() + wait)
             self._cond.notify_all()
 
+    def check(self) -> None:
+        """Raise Stopping once the batch stops: called between the chunks of a download."""
+        if self._stopped:
+            raise Stopping("the batch is stopping")
+
     def sleep(self, seconds: float) -> None:
         """The retry loop's wait: returns early, raising Stopping, when the batch stops."""
         with self._cond:
@@ -90,6 +95,10 @@ class Gate:
                     return
                 self._cond.wait(left)
             raise Stopping("the batch is stopping")
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
 
     def stop(self) -> None:
         """No new request starts; waiting workers raise Stopping."""

@@ -251,6 +251,11 @@ def export(
                 gate.release(status=answer[0])
                 return answer
 
+            def update(size: int, rows: int) -> None:
+                if gate is not None:
+                    gate.check()  # a stopping batch ends its downloads between chunks
+                progress.update(size, rows)
+
             def one_attempt(number: int) -> tuple[int, Transfer]:
                 nonlocal made
                 made = number
@@ -263,7 +268,7 @@ def export(
                             status=response.status,
                             refuse=client.success_false,
                             max_bytes=settings.max_bytes,
-                            progress=progress.update,
+                            progress=update if gate is not None else progress.update,
                         )
                     return response.status, transfer
                 except Retryable as exc:
