@@ -294,15 +294,11 @@ def _run_batch(
 ) -> None:
     """Several specs: prepare them all (usage errors end everything, exit 2, before anything
     is sent), then run them on worker threads and write the batch record."""
-    import os
-
-    from exportspec.errors import ExportspecError, ReportedFailure
+    from exportspec.errors import ReportedFailure
     from exportspec.gitops.inputs import project_for, render_inputs, undeclared_environment_vars
     from exportspec.gitops.project import output_root as resolve_output_root
-    from exportspec.run.batch import Batch, BatchItem, default_record_name, run_batch
+    from exportspec.run.batch import Batch, default_record_name, prepare_batch, run_batch
     from exportspec.run.models import iso
-    from exportspec.run.runner import output_target
-    from exportspec.run.spec_run import prepare_run
 
     if not files:
         raise UsageError(f"no .yaml, .yml or .toml files under {', '.join(map(str, paths))}")
@@ -314,51 +310,20 @@ def _run_batch(
     project = project_for(files)
     print_diagnostics(undeclared_environment_vars(project, files))
     inputs = render_inputs(project, environment, var_assignments, vars_files, now)
-    flags = ConnectionFlags(**connection)
-    items: list[BatchItem] = []
-    targets: dict[str, Path] = {}
-    for spec in files:
-        item = BatchItem(spec)
-        items.append(item)
-        if spec in carried:
-            item.status, item.exit_code, item.carried = "succeeded", 0, carried[spec]
-            continue
-        try:
-            prepared = prepare_run(
-                spec,
-                project=project,
-                environment=environment,
-                inputs=inputs,
-                flags=flags,
-                output_root=output_root,
-                vars_files=vars_files,
-                sandbox=sandbox,
-                dry_run=dry_run,
-            )
-            print_diagnostics(prepared.warnings)
-            if locked:
-                from exportspec.gitops.locked import check_locked_run
-
-                assert prepared.result is not None
-                check_locked_run(spec, prepared.result, project, inputs, environment)
-            item.options = prepared.options
-            item.body_sha256 = prepared.options.request.body_sha256
-            item.output = output_target(prepared.options)
-        except UsageError:
-            raise
-        except ExportspecError as exc:
-            print_diagnostics(exc.diagnostics)
-            item.status, item.exit_code = "failed", int(exc.exit_code)
-            item.error = exc.message or str(exc)
-            continue
-        if item.output is not None:
-            key = os.path.realpath(item.output)
-            if key in targets:
-                raise UsageError(
-                    f"{targets[key]} and {spec} both write {item.output}: give each spec "
-                    "its own output.path"
-                )
-            targets[key] = spec
+    items = prepare_batch(
+        files,
+        project=project,
+        inputs=inputs,
+        environment=environment,
+        flags=ConnectionFlags(**connection),
+        output_root=output_root,
+        vars_files=vars_files,
+        locked=locked,
+        sandbox=sandbox,
+        dry_run=dry_run,
+        carried=carried,
+        warn=print_diagnostics,
+    )
     if dry_run:
         for item in items:
             if item.options is not None:

@@ -11,19 +11,25 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from exportspec.errors import ExitCode, ExportspecError
+from exportspec.errors import ExitCode, ExportspecError, UsageError
+from exportspec.gitops.project import Project
 from exportspec.run.gate import Gate, Stopping
 from exportspec.run.models import RunResult, iso
 from exportspec.run.output import write_file
-from exportspec.run.runner import RunOptions
+from exportspec.run.runner import RunOptions, output_target
 from exportspec.run.runner import run as run_export
+from exportspec.run.settings import ConnectionFlags
+from exportspec.run.spec_run import prepare_run
+from exportspec.spec.models import Diagnostic
+from exportspec.spec.variables import RenderInputs
 from exportspec.terminal import printable
 
 #: Most severe first: the batch exits with the first of these any spec had.
@@ -75,6 +81,75 @@ class Batch:
     def exit_code(self) -> int:
         codes = [i.exit_code for i in self.items if i.exit_code is not None]
         return most_severe(codes if self.stopped_by is None else [*codes, self.stopped_by])
+
+
+def prepare_batch(
+    files: Sequence[Path],
+    *,
+    project: Project,
+    inputs: RenderInputs,
+    environment: str | None,
+    flags: ConnectionFlags,
+    output_root: str | None,
+    vars_files: Sequence[Path],
+    locked: bool,
+    sandbox: bool,
+    dry_run: bool,
+    carried: Mapping[Path, Mapping[str, Any]],
+    warn: Callable[[Sequence[Diagnostic]], None],
+) -> list[BatchItem]:
+    """Every spec of a batch compiled and placed, before anything is sent.
+
+    A spec that cannot run (invalid, refused by the lock, an output it may not write) is
+    an item that failed, with its exit code; the others still run. Usage errors (two specs
+    writing one file) end the whole batch: UsageError. `carried` are the succeeded entries
+    of a resumed record; `warn` receives each spec's warnings and diagnostics.
+    """
+    items: list[BatchItem] = []
+    targets: dict[str, Path] = {}
+    for spec in files:
+        item = BatchItem(spec)
+        items.append(item)
+        if spec in carried:
+            item.status, item.exit_code, item.carried = "succeeded", 0, dict(carried[spec])
+            continue
+        try:
+            prepared = prepare_run(
+                spec,
+                project=project,
+                environment=environment,
+                inputs=inputs,
+                flags=flags,
+                output_root=output_root,
+                vars_files=vars_files,
+                sandbox=sandbox,
+                dry_run=dry_run,
+            )
+            warn(prepared.warnings)
+            if locked:
+                from exportspec.gitops.locked import check_locked_run
+
+                assert prepared.result is not None
+                check_locked_run(spec, prepared.result, project, inputs, environment)
+            item.options = prepared.options
+            item.body_sha256 = prepared.options.request.body_sha256
+            item.output = output_target(prepared.options)
+        except UsageError:
+            raise
+        except ExportspecError as exc:
+            warn(exc.diagnostics)
+            item.status, item.exit_code = "failed", int(exc.exit_code)
+            item.error = exc.message or str(exc)
+            continue
+        if item.output is not None:
+            key = os.path.realpath(item.output)
+            if key in targets:
+                raise UsageError(
+                    f"{targets[key]} and {spec} both write {item.output}: give each spec "
+                    "its own output.path"
+                )
+            targets[key] = spec
+    return items
 
 
 def default_record_name(started: dt.datetime) -> str:
