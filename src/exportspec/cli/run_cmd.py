@@ -261,13 +261,9 @@ def run(
         vars_files=vars_files,
         sandbox=sandbox,
         dry_run=dry_run,
+        locked=locked,
+        warn=print_diagnostics,
     )
-    print_diagnostics(prepared.warnings)
-    if locked:
-        from exportspec.gitops.locked import check_locked_run
-
-        assert prepared.result is not None
-        check_locked_run(spec, prepared.result, project, inputs, environment)
     _execute(prepared.options, quiet=quiet)
 
 

@@ -124,13 +124,9 @@ def prepare_batch(
                 vars_files=vars_files,
                 sandbox=sandbox,
                 dry_run=dry_run,
+                locked=locked,
+                warn=warn,
             )
-            warn(prepared.warnings)
-            if locked:
-                from exportspec.gitops.locked import check_locked_run
-
-                assert prepared.result is not None
-                check_locked_run(spec, prepared.result, project, inputs, environment)
             item.options = prepared.options
             item.body_sha256 = prepared.options.request.body_sha256
             item.output = output_target(prepared.options)

@@ -10,7 +10,7 @@ Nothing here prints, exits or touches signals.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from exportspec.gitops.project import output_root as resolve_output_root
 from exportspec.run.models import ExportRequest
 from exportspec.run.runner import RunOptions, default_output_path
 from exportspec.run.settings import ConnectionFlags, SettingsLayer
-from exportspec.spec.models import CompiledBody, Diagnostic, SpecResult
+from exportspec.spec.models import CompiledBody, Diagnostic
 from exportspec.spec.pipeline import compile_spec
 from exportspec.spec.variables import RenderInputs
 
@@ -32,8 +32,6 @@ class PreparedRun:
     compiled: CompiledBody
     options: RunOptions
     warnings: tuple[Diagnostic, ...] = ()
-    #: The whole compile result (its document too), for checks against the lock.
-    result: SpecResult | None = None
 
 
 def project_defaults(project: Project, environment: str | None) -> SettingsLayer | None:
@@ -59,6 +57,8 @@ def prepare_run(
     vars_files: Sequence[Path] = (),
     sandbox: bool = False,
     dry_run: bool = False,
+    locked: bool = False,
+    warn: Callable[[Sequence[Diagnostic]], None] | None = None,
     option_names: tuple[str, str] = ("-o", "--output-root"),
 ) -> PreparedRun:
     """Compile `spec` with `inputs` and build its `RunOptions`, as `exportspec run` does.
@@ -68,6 +68,8 @@ def prepare_run(
     `output_root`, else EXPORTSPEC_OUTPUT_ROOT, else the project's. Giving both is a
     UsageError naming them as `option_names` (output, output root) says. Raises
     SpecInvalidError (exit 1) for an invalid spec, UsageError/ConfigError for settings.
+    `warn` receives the compile's warnings; with `locked`, the spec must then match its
+    lock entry (`gitops.locked`, exit 1 when it does not).
     """
     result = compile_spec(spec, inputs)
     compiled = result.compiled
@@ -94,4 +96,10 @@ def prepare_run(
         inputs=read if project.file is None else (*read, project.file),
     )
     warnings = tuple(d for d in result.diagnostics if d.severity != "error")
-    return PreparedRun(compiled, options, warnings, result)
+    if warn is not None:
+        warn(warnings)
+    if locked:
+        from exportspec.gitops.locked import check_locked_run
+
+        check_locked_run(spec, result, project, inputs, environment)
+    return PreparedRun(compiled, options, warnings)
