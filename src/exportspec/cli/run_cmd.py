@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from exportspec.cli.batch_opts import batch_options, display, report_batch
 from exportspec.cli.boundary import print_diagnostics, writing_stdout
 from exportspec.cli.options import OUTPUT_FILE, render_options, require_file_name
-from exportspec.errors import ExitCode, UsageError
+from exportspec.errors import UsageError
 from exportspec.run.settings import (
     MAX_BYTES,
     MAX_RETRIES,
@@ -22,6 +23,8 @@ from exportspec.run.settings import (
 )
 
 if TYPE_CHECKING:
+    from exportspec.run.batch import BatchSettings
+    from exportspec.run.batch_record import StoredBatch
     from exportspec.run.models import ExportRequest, StoredRun
     from exportspec.run.runner import RunOptions
 
@@ -143,32 +146,13 @@ def _common_options(function: F) -> F:
     "template reads now; else exit 1 with a diff, nothing sent.",
 )
 @click.option(
-    "--jobs",
-    type=click.IntRange(1, 64),
-    default=2,
-    envvar="EXPORTSPEC_JOBS",
-    show_envvar=False,
-    metavar="N",
-    help="Several specs: exports at once, and the most requests in flight "
-    "[env EXPORTSPEC_JOBS; default 2].",
-)
-@click.option(
-    "--fail-fast", is_flag=True, help="Several specs: start no new export once one failed."
-)
-@click.option(
-    "--batch-record",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Several specs: where the batch record goes [default: "
-    "batches/STARTED.batch.json under the output root].",
-)
-@click.option(
     "--resume",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     metavar="BATCH_RECORD",
     help="Run again the specs of BATCH_RECORD that did not succeed, at its now (unless "
     "--now), and update that record (unless --batch-record).",
 )
+@batch_options
 @_common_options
 @connection_options
 def run(
@@ -180,10 +164,12 @@ def run(
     output: Path | None,
     output_root: str | None,
     locked: bool,
+    resume: Path | None,
     jobs: int,
+    rate: float | None,
     fail_fast: bool,
     batch_record: Path | None,
-    resume: Path | None,
+    output_format: str,
     dry_run: bool,
     sandbox: bool,
     quiet: bool,
@@ -207,46 +193,49 @@ def run(
     from exportspec.run.spec_run import prepare_run
     from exportspec.spec.load import iter_spec_files
 
-    carried: dict[Path, dict[str, Any]] = {}
+    resumed = None
     if resume is not None:
-        from exportspec.run.batch import load_batch_record
+        from exportspec.run.batch_record import load_batch_record
 
         if specs:
             raise UsageError("--resume runs the specs its batch record names: give no SPEC")
         resumed = load_batch_record(resume)
-        now = now or resumed["now"]
-        batch_record = batch_record or resume
-        specs = tuple(Path(entry["path"]) for entry in resumed["specs"])
-        carried = {Path(e["path"]): e for e in resumed["specs"] if e["status"] == "succeeded"}
+        now = now or resumed.now
+        specs = tuple(Path(entry["path"]) for entry in resumed.specs())
     elif not specs:
         raise UsageError("give a SPEC or a folder of specs (or --resume BATCH_RECORD)")
-    if len(specs) == 1 and not specs[0].is_dir() and resume is None:
-        spec = specs[0]
-    else:
-        files = list(iter_spec_files(specs)) if resume is None else list(specs)
-        if len(files) != 1 or resume is not None:
-            _run_batch(
-                files,
-                specs,
-                environment=environment,
-                var_assignments=var_assignments,
-                vars_files=vars_files,
-                now=now,
-                output=output,
-                output_root=output_root,
-                locked=locked,
-                jobs=jobs,
-                fail_fast=fail_fast,
-                batch_record=batch_record,
-                dry_run=dry_run,
-                sandbox=sandbox,
-                quiet=quiet,
-                connection=connection,
-                carried=carried,
-                resume=resume,
+    files = list(specs) if resumed is not None else list(iter_spec_files(specs))
+    if resumed is not None or len(files) != 1 or output_format != "text":
+        from exportspec.run.batch import BatchSettings
+
+        if output is not None:
+            raise UsageError(
+                f"-o names one file, and {len(files)} specs were given: each spec writes its "
+                "own output.path under the output root (--output-root)"
+                if len(files) > 1
+                else "-o names one file; --resume and --output-format run a batch, whose "
+                "specs write their own output.path: drop -o"
             )
-            return
-        spec = files[0]
+        settings = BatchSettings(
+            tuple(str(p) for p in specs),
+            environment,
+            var_assignments,
+            vars_files,
+            output_root,
+            locked,
+            jobs,
+            rate,
+            fail_fast,
+            sandbox,
+            dry_run,
+            ConnectionFlags(**connection),
+            None if resume is None else str(resume),
+        )
+        _run_batch(files, settings, now, batch_record, resumed, output_format, quiet)
+        return
+    if not files:
+        raise UsageError(f"no .yaml, .yml or .toml files under {', '.join(map(str, specs))}")
+    spec = files[0]
     project = project_for([spec])
     print_diagnostics(undeclared_environment_vars(project, [spec]))
     inputs = render_inputs(project, environment, var_assignments, vars_files, now)
@@ -269,96 +258,37 @@ def run(
 
 def _run_batch(
     files: list[Path],
-    paths: tuple[Path, ...],
-    *,
-    environment: str | None,
-    var_assignments: tuple[str, ...],
-    vars_files: tuple[Path, ...],
+    settings: BatchSettings,
     now: str | None,
-    output: Path | None,
-    output_root: str | None,
-    locked: bool,
-    jobs: int,
-    fail_fast: bool,
-    batch_record: Path | None,
-    dry_run: bool,
-    sandbox: bool,
+    record: Path | None,
+    resumed: StoredBatch | None,
+    output_format: str,
     quiet: bool,
-    connection: dict[str, Any],
-    carried: dict[Path, dict[str, Any]],
-    resume: Path | None,
 ) -> None:
     """Several specs: prepare them all (usage errors end everything, exit 2, before anything
     is sent), then run them on worker threads and write the batch record."""
-    from exportspec.errors import ReportedFailure
     from exportspec.gitops.inputs import project_for, render_inputs, undeclared_environment_vars
-    from exportspec.gitops.project import output_root as resolve_output_root
-    from exportspec.run.batch import Batch, default_record_name, prepare_batch, run_batch
-    from exportspec.run.models import iso
+    from exportspec.run.batch_setup import execute_batch
 
     if not files:
-        raise UsageError(f"no .yaml, .yml or .toml files under {', '.join(map(str, paths))}")
-    if output is not None:
-        raise UsageError(
-            f"-o names one file, and {len(files)} specs were given: each spec writes its own "
-            "output.path under the output root (--output-root)"
-        )
+        raise UsageError(f"no .yaml, .yml or .toml files under {', '.join(settings.paths)}")
     project = project_for(files)
     print_diagnostics(undeclared_environment_vars(project, files))
-    inputs = render_inputs(project, environment, var_assignments, vars_files, now)
-    items = prepare_batch(
+    inputs = render_inputs(
+        project, settings.environment, settings.var_assignments, settings.vars_files, now
+    )
+    shown = display(quiet)
+    batch = execute_batch(
         files,
+        settings,
         project=project,
         inputs=inputs,
-        environment=environment,
-        flags=ConnectionFlags(**connection),
-        output_root=output_root,
-        vars_files=vars_files,
-        locked=locked,
-        sandbox=sandbox,
-        dry_run=dry_run,
-        carried=carried,
+        resumed=resumed,
+        record=record,
+        display=shown,
         warn=print_diagnostics,
     )
-    if dry_run:
-        for item in items:
-            if item.options is not None:
-                _execute(item.options, quiet=quiet)
-        codes = [i.exit_code for i in items if i.exit_code]
-        if codes:
-            from exportspec.run.batch import most_severe
-
-            raise ReportedFailure(ExitCode(most_severe(codes)))
-        return
-    settings: dict[str, Any] = {
-        "paths": [str(p) for p in paths],
-        "jobs": jobs,
-        "fail_fast": fail_fast,
-        "environment": environment,
-        "vars": list(var_assignments),
-        "vars_files": [str(p) for p in vars_files],
-        "output_root": output_root,
-        "locked": locked,
-        "sandbox": sandbox,
-        **({} if resume is None else {"resume": str(resume)}),
-        **{name: value for name, value in connection.items() if value is not None},
-    }
-    batch = Batch(items, settings, iso(inputs.now))
-    if batch_record is None:
-        root = Path(resolve_output_root(project, environment, output_root))
-        batch_record = root / default_record_name(batch.started_at)
-    run_batch(
-        batch,
-        jobs=jobs,
-        fail_fast=fail_fast,
-        messages=None if quiet else sys.stderr,
-        record=batch_record,
-    )
-    if not quiet:
-        with contextlib.suppress(OSError):
-            click.echo(f"Batch record: {batch_record}", err=True)
-    if batch.exit_code:
-        raise ReportedFailure(ExitCode(batch.exit_code))
+    report_batch(batch, output_format=output_format, quiet=quiet, shown=shown)
 
 
 @click.command("rerun")

@@ -101,8 +101,9 @@ def read_lock(project: Project) -> Lock:
     return load_lock(path)
 
 
-def load_lock(path: Path) -> Lock:
-    """Read a lock file, `path` as diagnostics show it.
+def load_lock(path: Path, raw: bytes | None = None) -> Lock:
+    """Read a lock file, `path` as diagnostics show it (`raw`: its content, when it comes
+    from elsewhere than that path, such as an older commit).
 
     The file is checked against schemas/lock.schema.json, then for what a schema cannot say
     (merge conflict markers, `now` being a moment `--now` accepts, each body matching its
@@ -113,10 +114,11 @@ def load_lock(path: Path) -> Lock:
     from exportspec.spec.load import InputReadError, LoadError, read_bounded
     from exportspec.spec.load_json import load_json_bytes
 
-    try:
-        raw = read_bounded(path)
-    except InputReadError as exc:
-        raise ConfigError(f"{path}: cannot read the lock file: {exc.reason}") from None
+    if raw is None:
+        try:
+            raw = read_bounded(path)
+        except InputReadError as exc:
+            raise ConfigError(f"{path}: cannot read the lock file: {exc.reason}") from None
     if (conflict := _conflict_marker(raw, path)) is not None:
         raise LockFileError(path, [conflict])
     try:
@@ -142,7 +144,8 @@ def load_lock(path: Path) -> Lock:
         )
         for name, entry in data["specs"].items()
     }
-    return Lock(path, True, data["now"], data["environment"], entries, data["lock_version"])
+    digest = hashlib.sha256(raw).hexdigest()
+    return Lock(path, True, data["now"], data["environment"], entries, data["lock_version"], digest)
 
 
 def _conflict_marker(raw: bytes, path: Path) -> Diagnostic | None:

@@ -68,6 +68,8 @@ class Lock:
     entries: Mapping[str, LockEntry] = field(default_factory=dict)
     #: The file's lock_version (1: written before output paths and `now` paths were locked).
     version: int = 2
+    #: sha256 of the file's bytes (None: no file), as batch records name the lock they used.
+    sha256: str | None = None
 
 
 class LockScope(NamedTuple):

@@ -1,36 +1,33 @@
-"""Run many prepared exports at once: worker threads, one shared gate, a batch record.
+"""Run many prepared exports at once: worker threads, one shared gate, one display.
 
 Each spec is the one-spec `run.runner.run` with its own `RunOptions` (from
-`run.spec_run.prepare_run`); the specs run to the end independently (`fail_fast` stops
-starting new ones), and the batch's exit code is the most severe of theirs. Nothing here
-parses flags or exits; `messages` receives one line per finished export.
+`run.spec_run.prepare_run`, or a resumed batch record's stored body); the specs run to the
+end independently (`fail_fast` stops starting new ones), and the batch's exit code is the
+most severe of theirs. Nothing here parses flags or exits.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import json
 import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from exportspec.errors import ExitCode, ExportspecError, UsageError
 from exportspec.gitops.project import Project
+from exportspec.run.display import Progress
 from exportspec.run.gate import Gate, Stopping
-from exportspec.run.models import RunResult, iso
-from exportspec.run.output import write_file
+from exportspec.run.models import ExportRequest, RunResult
 from exportspec.run.runner import RunOptions, output_target
 from exportspec.run.runner import run as run_export
 from exportspec.run.settings import ConnectionFlags
 from exportspec.run.spec_run import prepare_run
 from exportspec.spec.models import Diagnostic
 from exportspec.spec.variables import RenderInputs
-from exportspec.terminal import printable
 
 #: Most severe first: the batch exits with the first of these any spec had.
 SEVERITY = (130, 143, 131, 129, 5, 4, 3, 1, 0)
@@ -38,8 +35,55 @@ SEVERITY = (130, 143, 131, 129, 5, 4, 3, 1, 0)
 #: Seconds a stopping batch waits for its exports to remove their temporary files.
 STOP_GRACE = 5.0
 
-BATCH_RECORD_VERSION = 1
-BATCH_SUFFIX = ".batch.json"
+
+@dataclass(frozen=True, slots=True)
+class BatchSettings:
+    """What the command line (or the Python API) asks of a batch; `record_settings` is what
+    its record keeps of it."""
+
+    paths: tuple[str, ...]
+    environment: str | None = None
+    var_assignments: tuple[str, ...] = ()
+    vars_files: tuple[Path, ...] = ()
+    output_root: str | None = None
+    locked: bool = False
+    jobs: int = 2
+    rate: float | None = None
+    fail_fast: bool = False
+    sandbox: bool = False
+    dry_run: bool = False
+    flags: ConnectionFlags = field(default_factory=ConnectionFlags)
+    resume: str | None = None
+
+    def record_settings(self) -> dict[str, Any]:
+        """The settings as the batch record keeps them: no credential is ever among them."""
+        flags = {
+            name: getattr(self.flags, name)
+            for name in self.flags.__slots__
+            if getattr(self.flags, name) is not None
+        }
+        return {
+            "paths": list(self.paths),
+            "jobs": self.jobs,
+            "rate": self.rate,
+            "fail_fast": self.fail_fast,
+            "environment": self.environment,
+            "vars": list(self.var_assignments),
+            "vars_files": [str(p) for p in self.vars_files],
+            "output_root": self.output_root,
+            "locked": self.locked,
+            "sandbox": self.sandbox,
+            **({} if self.resume is None else {"resume": self.resume}),
+            **flags,
+        }
+
+
+class BatchDisplay(Protocol):
+    """What a batch shows as it goes (run.batch_report.Display)."""
+
+    def progress_for(self, item: BatchItem) -> Progress: ...
+
+    def finished(self, item: BatchItem) -> None: ...
 
 
 def most_severe(codes: Sequence[int]) -> int:
@@ -62,9 +106,13 @@ class BatchItem:
     seconds: float | None = None
     output: Path | None = None
     body_sha256: str | None = None
+    #: What is sent (for the batch record, so a resume sends the same bytes).
+    request: ExportRequest | None = None
     attempts: int = 0
     #: A resumed batch's entry for a spec that had succeeded: kept as it was, not run.
     carried: Mapping[str, Any] | None = None
+    #: A dry run's request and curl command.
+    dry_run_text: str | None = None
 
 
 @dataclass
@@ -76,6 +124,10 @@ class Batch:
     finished_at: dt.datetime | None = None
     #: 128 + the signal's number when Ctrl-C or a signal stopped the batch.
     stopped_by: int | None = None
+    command: str = "run"
+    git_commit: str | None = None
+    lock_sha256: str | None = None
+    record_path: Path | None = None
 
     @property
     def exit_code(self) -> int:
@@ -85,17 +137,12 @@ class Batch:
 
 def prepare_batch(
     files: Sequence[Path],
+    settings: BatchSettings,
     *,
     project: Project,
     inputs: RenderInputs,
-    environment: str | None,
-    flags: ConnectionFlags,
-    output_root: str | None,
-    vars_files: Sequence[Path],
-    locked: bool,
-    sandbox: bool,
-    dry_run: bool,
     carried: Mapping[Path, Mapping[str, Any]],
+    stored: Mapping[Path, RunOptions],
     warn: Callable[[Sequence[Diagnostic]], None],
 ) -> list[BatchItem]:
     """Every spec of a batch compiled and placed, before anything is sent.
@@ -103,7 +150,8 @@ def prepare_batch(
     A spec that cannot run (invalid, refused by the lock, an output it may not write) is
     an item that failed, with its exit code; the others still run. Usage errors (two specs
     writing one file) end the whole batch: UsageError. `carried` are the succeeded entries
-    of a resumed record; `warn` receives each spec's warnings and diagnostics.
+    of a resumed record, `stored` the options that send the bodies it stored (not compiled
+    again); `warn` receives each spec's warnings and diagnostics.
     """
     items: list[BatchItem] = []
     targets: dict[str, Path] = {}
@@ -114,22 +162,25 @@ def prepare_batch(
             item.status, item.exit_code, item.carried = "succeeded", 0, dict(carried[spec])
             continue
         try:
-            prepared = prepare_run(
-                spec,
-                project=project,
-                environment=environment,
-                inputs=inputs,
-                flags=flags,
-                output_root=output_root,
-                vars_files=vars_files,
-                sandbox=sandbox,
-                dry_run=dry_run,
-                locked=locked,
-                warn=warn,
-            )
-            item.options = prepared.options
-            item.body_sha256 = prepared.options.request.body_sha256
-            item.output = output_target(prepared.options)
+            if spec in stored:
+                item.options = stored[spec]
+            else:
+                item.options = prepare_run(
+                    spec,
+                    project=project,
+                    environment=settings.environment,
+                    inputs=inputs,
+                    flags=settings.flags,
+                    output_root=settings.output_root,
+                    vars_files=settings.vars_files,
+                    sandbox=settings.sandbox,
+                    dry_run=settings.dry_run,
+                    locked=settings.locked,
+                    warn=warn,
+                ).options
+            item.request = item.options.request
+            item.body_sha256 = item.request.body_sha256
+            item.output = output_target(item.options)
         except UsageError:
             raise
         except ExportspecError as exc:
@@ -148,22 +199,17 @@ def prepare_batch(
     return items
 
 
-def default_record_name(started: dt.datetime) -> str:
-    """`batches/20260102T030405Z.batch.json`: the start, UTC, basic ISO 8601."""
-    return f"batches/{started.astimezone(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}{BATCH_SUFFIX}"
-
-
 def run_batch(
     batch: Batch,
     *,
     jobs: int,
     fail_fast: bool = False,
-    messages: TextIO | None = None,
+    display: BatchDisplay | None = None,
     gate: Gate | None = None,
-    record: Path | None = None,
+    write_record: Callable[[Batch], None] | None = None,
 ) -> Batch:
-    """Run every prepared item on `jobs` worker threads, sharing one `Gate`; write the batch
-    record to `record` at the end (also after Ctrl-C). Returns `batch`, filled in."""
+    """Run every prepared item on `jobs` worker threads, sharing one `Gate`; `write_record`
+    at the end (also after Ctrl-C). Returns `batch`, filled in."""
     gate = gate or Gate(jobs)
     pending = [
         item
@@ -173,16 +219,10 @@ def run_batch(
     lock = threading.Lock()
     queue = list(reversed(pending))
     stop = threading.Event()
-
-    def say(line: str) -> None:
-        if messages is not None:
-            with lock, contextlib.suppress(OSError, ValueError):
-                messages.write(line + "\n")
-                messages.flush()
-
-    for item in batch.items:
-        if item.status == "failed":
-            say(_line(item))
+    if display is not None:
+        for item in batch.items:
+            if item.status == "failed" or item.carried is not None:
+                display.finished(item)
 
     # Workers count themselves out on `finished`: Thread.join interrupted by Ctrl-C can
     # mark a running thread as stopped (Python 3.11), so the main thread never joins.
@@ -197,8 +237,9 @@ def run_batch(
                     if not queue:
                         return
                     item = queue.pop()
-                _run_one(item, gate)
-                say(_line(item))
+                _run_one(item, gate, display)
+                if display is not None:
+                    display.finished(item)
                 if fail_fast and item.status == "failed":
                     stop.set()
         finally:
@@ -227,18 +268,18 @@ def run_batch(
         raise
     finally:
         batch.finished_at = dt.datetime.now(dt.UTC)
-        if record is not None:
-            write_batch_record(batch, record)
-    say(format_table(batch))
+        if write_record is not None:
+            write_record(batch)
     return batch
 
 
-def _run_one(item: BatchItem, gate: Gate) -> None:
+def _run_one(item: BatchItem, gate: Gate, display: BatchDisplay | None) -> None:
     assert item.options is not None
     began = time.monotonic()
     item.status = "failed"
+    progress = None if display is None else display.progress_for(item)
     try:
-        outcome = run_export(item.options, messages=None, gate=gate)
+        outcome = run_export(item.options, gate=gate, progress=progress)
     except ExportspecError as exc:
         item.exit_code = int(exc.exit_code)
         item.error = exc.message or str(exc)
@@ -255,119 +296,3 @@ def _run_one(item: BatchItem, gate: Gate) -> None:
             item.attempts = outcome.result.attempts
     finally:
         item.seconds = time.monotonic() - began
-
-
-def _line(item: BatchItem) -> str:
-    if item.carried is not None:
-        return printable(f"{item.spec}: succeeded in the resumed batch; not run again")
-    if item.status == "succeeded" and item.result is not None:
-        what = f"ok: {item.result.rows:,} rows in {item.seconds or 0:.1f} s to {item.output}"
-    elif item.status == "skipped":
-        what = "skipped"
-    else:
-        what = f"failed (exit {item.exit_code}): {item.error or ''}"
-    return printable(f"{item.spec}: {what}")
-
-
-def format_table(batch: Batch) -> str:
-    """The summary table: spec, status, rows, seconds; then the exit code."""
-    rows = [("spec", "status", "rows", "seconds")]
-    for item in batch.items:
-        result = item.result
-        if item.carried is not None:
-            rows.append((printable(str(item.spec)), "succeeded (before)", "-", "-"))
-            continue
-        rows.append(
-            (
-                printable(str(item.spec)),
-                item.status if item.status != "failed" else f"failed ({item.exit_code})",
-                f"{result.rows:,}" if result is not None else "-",
-                f"{item.seconds:.1f}" if item.seconds is not None else "-",
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = [
-        "  ".join(
-            cell.ljust(w) if i < 2 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in rows
-    ]
-    counts = {
-        s: sum(i.status == s for i in batch.items) for s in ("succeeded", "failed", "skipped")
-    }
-    lines.append(
-        f"{len(batch.items)} spec(s): {counts['succeeded']} succeeded, {counts['failed']} "
-        f"failed, {counts['skipped']} skipped"
-    )
-    return "\n".join(lines)
-
-
-def batch_record(batch: Batch) -> dict[str, Any]:
-    """The batch record (schemas/batch-record.schema.json)."""
-    specs = []
-    for item in batch.items:
-        result = item.result
-        if item.carried is not None:
-            specs.append(dict(item.carried))
-            continue
-        specs.append(
-            {
-                "path": str(item.spec),
-                "body_sha256": item.body_sha256,
-                "status": item.status,
-                "exit_code": item.exit_code,
-                "error": item.error,
-                "output": None if item.output is None else str(item.output),
-                "rows": None if result is None else result.rows,
-                "bytes": None if result is None else result.size,
-                "sha256": None if result is None else result.sha256,
-                "attempts": item.attempts,
-                "seconds": None if item.seconds is None else round(item.seconds, 3),
-            }
-        )
-    return {
-        "batch_record_version": BATCH_RECORD_VERSION,
-        "settings": dict(batch.settings),
-        "now": batch.now,
-        "started_at": iso(batch.started_at),
-        "finished_at": None if batch.finished_at is None else iso(batch.finished_at),
-        "exit_code": batch.exit_code,
-        "specs": specs,
-    }
-
-
-def load_batch_record(path: Path) -> dict[str, Any]:
-    """Read a batch record for `run --resume`, checked against its schema (exit 1 if not)."""
-    from dataclasses import replace
-
-    from exportspec.errors import SpecInvalidError
-    from exportspec.schemas import BATCH_RECORD_SCHEMA, schema_problems
-    from exportspec.spec.load import InputReadError, LoadError, read_bounded
-    from exportspec.spec.load_json import load_json_bytes
-    from exportspec.spec.models import Diagnostic
-
-    try:
-        raw = read_bounded(path)
-    except InputReadError as exc:
-        raise SpecInvalidError(
-            [Diagnostic(str(path), f"cannot read the batch record: {exc.reason}", None)]
-        ) from None
-    try:
-        document = load_json_bytes(raw, path)
-    except LoadError as exc:
-        message = f"not a batch record: {exc.diagnostic.message}"
-        raise SpecInvalidError([replace(exc.diagnostic, message=message)]) from None
-    problems = schema_problems(BATCH_RECORD_SCHEMA, document)
-    if problems:
-        raise SpecInvalidError(problems)
-    data: dict[str, Any] = document.data
-    return data
-
-
-def write_batch_record(batch: Batch, path: Path) -> None:
-    """Write the batch record atomically (its folder created when missing)."""
-    text = json.dumps(batch_record(batch), indent=2, ensure_ascii=False) + "\n"
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    write_file(path, text.encode("utf-8"))

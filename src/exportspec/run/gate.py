@@ -3,7 +3,9 @@
 Additive increase, multiplicative decrease: the bound starts at `limit` (--jobs), is halved
 (not below 1) when a request gets 429 or 503, and grows by one after `grow_after`
 successes in a row, never above `limit`. While a server's Retry-After is pending, no
-worker starts a new request. A single `exportspec run` uses no gate.
+worker starts a new request. With a `rate` (requests per minute, --rate), request starts
+are also spaced at least 60/rate seconds apart, retries included. A single
+`exportspec run` uses a gate only for --rate.
 """
 
 from __future__ import annotations
@@ -31,10 +33,16 @@ class Gate:
         *,
         grow_after: int = 4,
         retry_after_max: float = 300.0,
+        rate: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if limit < 1:
             raise ValueError("a gate needs a limit of at least 1")
+        if rate is not None and not rate > 0:
+            raise ValueError("a gate's rate is a positive number of requests per minute")
+        #: Seconds between two request starts (0: no rate).
+        self.spacing = 0.0 if rate is None else 60.0 / rate
+        self._next_start = 0.0
         self.limit = limit
         self.allowed = limit
         self.in_flight = 0
@@ -53,9 +61,11 @@ class Gate:
             while True:
                 if self._stopped:
                     raise Stopping("the batch is stopping")
-                pause = self._resume_at - self._clock()
+                now = self._clock()
+                pause = max(self._resume_at, self._next_start) - now
                 if pause <= 0 and self.in_flight < self.allowed:
                     self.in_flight += 1
+                    self._next_start = now + self.spacing
                     return
                 left = None if deadline is None else deadline.left()
                 if deadline is not None and left is not None and left <= 0:

@@ -91,12 +91,14 @@ def run(
     stdout: BinaryIO | None = None,
     sleep: Callable[[float], None] | None = None,
     gate: Gate | None = None,
+    progress: Progress | None = None,
 ) -> RunOutcome:
     """Send the request and stream the export to its output, or describe it (dry run).
 
-    `messages` receives notes and progress (None: silent); `stdout` takes an export
-    whose output is None. Raises the errors of `errors` with their exit codes; on any
-    failure, Ctrl-C included, no partial output remains and an older one is untouched.
+    `messages` receives notes and progress (None: silent), unless a `progress` of the
+    caller's (a batch's display) takes them; `stdout` takes an export whose output is
+    None. Raises the errors of `errors` with their exit codes; on any failure, Ctrl-C
+    included, no partial output remains and an older one is untouched.
     """
     target = output_target(options)
     with _settings(options, messages) as settings:
@@ -107,8 +109,8 @@ def run(
         wants_record = target is not None and not is_special_file(target)
         if target is not None and wants_record:
             records.check_record_path(target)  # before the export, not after it
-        live = messages is not None and messages.isatty()
-        progress = Progress(messages, live=live)
+        if progress is None:
+            progress = Progress(messages, live=messages is not None and messages.isatty())
         result = export(
             options.request,
             settings,

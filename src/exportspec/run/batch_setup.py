@@ -1,0 +1,131 @@
+"""A batch from start to record: what `run SPEC...`, `run --resume`, `apply` and the Python
+API share. Prepare every spec (a resumed record's stored bodies are sent as they are), run
+them under one gate, and write the batch record, with the git commit and the lock used."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from exportspec.errors import ConfigError
+from exportspec.gitops.git import head_commit
+from exportspec.gitops.project import Project
+from exportspec.gitops.project import output_root as resolve_output_root
+from exportspec.run.batch import Batch, BatchDisplay, BatchSettings, prepare_batch, run_batch
+from exportspec.run.batch_record import (
+    StoredBatch,
+    default_record_name,
+    stored_request,
+    write_batch_record,
+)
+from exportspec.run.gate import Gate
+from exportspec.run.models import iso
+from exportspec.run.runner import RunOptions
+from exportspec.run.runner import run as run_export
+from exportspec.run.spec_run import project_defaults
+from exportspec.spec.models import Diagnostic
+from exportspec.spec.variables import RenderInputs
+
+
+def resumed_specs(
+    stored: StoredBatch, settings: BatchSettings, project: Project
+) -> tuple[dict[Path, Mapping[str, Any]], dict[Path, RunOptions]]:
+    """What a resume keeps (the entries of specs that succeeded) and sends again (the other
+    specs' stored bodies, to their recorded outputs). A spec whose body the record lacks
+    (it did not compile) is compiled again, at the record's `now`."""
+    carried = stored.succeeded()
+    again: dict[Path, RunOptions] = {}
+    defaults = project_defaults(project, settings.environment)
+    for entry in stored.specs():
+        spec = Path(entry["path"])
+        request = stored_request(entry)
+        if spec in carried or request is None or entry["output"] is None:
+            continue
+        again[spec] = RunOptions(
+            request,
+            Path(entry["output"]),
+            settings.flags,
+            sandbox=settings.sandbox,
+            dry_run=settings.dry_run,
+            project_defaults=defaults,
+            inputs=(spec, stored.path),
+        )
+    return carried, again
+
+
+def execute_batch(
+    files: Sequence[Path],
+    settings: BatchSettings,
+    *,
+    project: Project,
+    inputs: RenderInputs,
+    resumed: StoredBatch | None = None,
+    command: str = "run",
+    record: Path | None = None,
+    display: BatchDisplay | None = None,
+    warn: Callable[[Sequence[Diagnostic]], None] = lambda _: None,
+) -> Batch:
+    """Prepare and run `files` as one batch; return it, its record written.
+
+    Usage errors (two specs, one output) raise before anything is sent; a spec's own
+    failure is in its item. A dry run sends nothing, writes no record and leaves each
+    item's `dry_run_text`. `record` overrides where the batch record goes (a resumed
+    batch's record, else `batches/STARTED.batch.json` under the output root).
+    """
+    carried, again = ({}, {}) if resumed is None else resumed_specs(resumed, settings, project)
+    items = prepare_batch(
+        files,
+        settings,
+        project=project,
+        inputs=inputs,
+        carried=carried,
+        stored=again,
+        warn=warn,
+    )
+    lock_sha256 = None
+    if settings.locked:
+        from exportspec.gitops.lock import read_lock
+
+        lock_sha256 = read_lock(project).sha256
+    batch = Batch(
+        items,
+        settings.record_settings(),
+        iso(inputs.now),
+        command=command,
+        git_commit=head_commit(project.root),
+        lock_sha256=lock_sha256,
+    )
+    if settings.dry_run:
+        for item in items:
+            if item.options is not None:
+                item.dry_run_text = run_export(item.options).dry_run_text
+        return batch
+    if record is None and resumed is not None:
+        record = resumed.path
+    if record is None:
+        root = Path(resolve_output_root(project, settings.environment, settings.output_root))
+        record = root / default_record_name(batch.started_at)
+    batch.record_path = record
+    _check_record_place(record)
+    run_batch(
+        batch,
+        jobs=settings.jobs,
+        fail_fast=settings.fail_fast,
+        display=display,
+        gate=Gate(settings.jobs, rate=settings.rate),
+        write_record=lambda done: write_batch_record(done, record),
+    )
+    return batch
+
+
+def _check_record_place(record: Path) -> None:
+    """Before anything is sent: the batch record's place is not a folder, nor unwritable."""
+    if record.is_dir():
+        raise ConfigError(f"the batch record {record} is a folder: name a file")
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the folder of the batch record {record}: {exc.strerror or exc}"
+        ) from None
