@@ -314,3 +314,73 @@ def test_resume_refuses_a_malformed_record(
     code, stderr = run(run_cli, server, "--resume", str(bad))
     assert code == ExitCode.SPEC_INVALID, stderr
     assert server.count == 0
+
+
+def test_rate_spaces_the_request_starts(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 4)
+    server.script(Reply(body=CSV))
+    code, stderr = run(run_cli, server, "specs", "--jobs", "4", "--rate", "300")
+    assert code == 0, stderr
+    starts = sorted(seen.at for seen in server.requests)
+    # 300 a minute: one start every 0.2 s at the client; allow for arrival jitter.
+    assert all(later - earlier >= 0.15 for earlier, later in zip(starts, starts[1:]))
+
+
+def test_rate_from_the_environment_is_checked(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 2)
+    result = run_cli(["run", "specs", "--sandbox"], env={"EXPORTSPEC_RATE": "0"})
+    assert result.exit_code == ExitCode.USAGE
+    assert "EXPORTSPEC_RATE" in result.stderr or "--rate" in result.stderr
+    assert server.count == 0
+
+
+@pytest.mark.parametrize("output_format", ["json", "junit", "github"])
+def test_the_batch_result_for_ci(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path, output_format: str
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    make_specs(tmp_path / "specs", 3)
+    refused = Reply(status=400, body=b'{"success": false, "errors": ["no"]}')
+    server.script(Reply(body=CSV), refused, Reply(body=CSV))
+    connection = ["--base-url", server.base_url, "--project-token", "tok"]
+    args = ["run", "specs", "--jobs", "1", "--output-format", output_format, *connection]
+    result = run_cli(args)
+    assert result.exit_code == ExitCode.REFUSED, result.stderr
+    if output_format == "json":
+        document = json.loads(result.stdout)
+        assert list(validator("batch-record.schema.json").iter_errors(document)) == []
+        assert [s["status"] for s in document["specs"]] == ["succeeded", "failed", "succeeded"]
+    elif output_format == "junit":
+        suite = ET.fromstring(result.stdout).find("testsuite")
+        assert suite is not None and suite.get("tests") == "3" and suite.get("failures") == "1"
+        failed = [case.get("name") for case in suite if case.find("failure") is not None]
+        assert failed == ["specs/s1.yaml"]
+    else:
+        lines = result.stdout.splitlines()
+        assert [line.split("::")[1] for line in lines if line.startswith("::error")] == [
+            "error file=specs/s1.yaml,title=exportspec run"
+        ]
+        assert sum(line.startswith("::notice") for line in lines) == 2
+
+
+def test_resume_sends_the_stored_body_even_when_the_spec_changed(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    specs = make_specs(tmp_path / "specs", 2)
+    server.script(Reply(body=CSV), Reply(status=503, body=b"busy"))
+    code, stderr = run(run_cli, server, "specs", "--jobs", "1", "--retries", "0")
+    assert code == ExitCode.TRANSIENT, stderr
+    (record,) = batch_records(tmp_path)
+    stored = server.requests[1].body
+    specs[1].write_text(specs[1].read_text() + "      - {type: property, property: email}\n")
+
+    server.script(Reply(body=CSV))
+    code, stderr = run(run_cli, server, "--resume", str(record))
+    assert code == 0, stderr
+    assert server.count == 3
+    assert server.requests[2].body == stored

@@ -28,6 +28,10 @@ COMMAND_BY_NAME: dict[str, tuple[str, str]] = {
         "exportspec.cli.run_cmd:rerun",
         "Send the body stored in a run record again, unchanged.",
     ),
+    "apply": (
+        "exportspec.cli.apply_cmd:apply",
+        "Run the specs whose lock entry changed since a base, as locked.",
+    ),
     "lock": (
         "exportspec.cli.lock_cmd:lock",
         "Write exportspec.lock: every spec's compiled body and its hash.",

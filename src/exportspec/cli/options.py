@@ -54,6 +54,11 @@ def render_options(function: F) -> F:
         metavar="ISO8601",
         help="Pin the `now` template variable (default: the current time, UTC).",
     )(function)
+    return variable_options(function)
+
+
+def variable_options(function: F) -> F:
+    """--env, --var and --vars-file: what templates render with, but for `now`."""
     function = click.option(
         "--vars-file",
         "vars_files",

@@ -10,14 +10,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from exportspec.cli.batch_opts import batch_options, display, report_batch
 from exportspec.cli.boundary import print_diagnostics, writing_stdout
 from exportspec.cli.options import OUTPUT_FILE, render_options, require_file_name
+from exportspec.cli.run_options import (
+    batch_options,
+    connection_options,
+    display,
+    report_batch,
+    send_options,
+)
 from exportspec.errors import UsageError
 from exportspec.run.settings import (
-    MAX_BYTES,
-    MAX_RETRIES,
-    MAX_SECONDS,
     ConnectionFlags,
     SettingsLayer,
 )
@@ -29,91 +32,6 @@ if TYPE_CHECKING:
     from exportspec.run.runner import RunOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-_SECONDS = click.FloatRange(min=0, min_open=True)
-
-
-def _finite_seconds(
-    ctx: click.Context, param: click.Parameter, value: float | None
-) -> float | None:
-    """Refuse what FloatRange lets through: nan, inf, and durations too long to be meant."""
-    if value is not None and not value <= MAX_SECONDS:  # also true for nan
-        raise click.BadParameter(f"{value} is not a number of seconds up to {MAX_SECONDS:g}")
-    return value
-
-
-def connection_options(function: F) -> F:
-    """Where to send and how patiently; each flag beats its EXPORTSPEC_* variable."""
-    options = [
-        click.option(
-            "--base-url",
-            metavar="URL",
-            help="API base URL [env EXPORTSPEC_BASE_URL; default https://api.exponea.com].",
-        ),
-        click.option(
-            "--project-token",
-            metavar="TOKEN",
-            help="Project token [env EXPORTSPEC_PROJECT_TOKEN].",
-        ),
-        click.option(
-            "--timeout",
-            type=_SECONDS,
-            callback=_finite_seconds,
-            metavar="S",
-            help="Longest silence between bytes, first byte included "
-            "[env EXPORTSPEC_TIMEOUT; default 600].",
-        ),
-        click.option(
-            "--connect-timeout",
-            type=_SECONDS,
-            callback=_finite_seconds,
-            metavar="S",
-            help="Seconds to connect [env EXPORTSPEC_CONNECT_TIMEOUT; default 10].",
-        ),
-        click.option(
-            "--deadline",
-            type=_SECONDS,
-            callback=_finite_seconds,
-            metavar="S",
-            help="Give up after S seconds in all, retries included [env EXPORTSPEC_DEADLINE].",
-        ),
-        click.option(
-            "--max-bytes",
-            type=click.IntRange(1, MAX_BYTES),
-            metavar="N",
-            help="Refuse an answer larger than N bytes (decoded) as not an export (exit 4) "
-            "[env EXPORTSPEC_MAX_BYTES; default no limit].",
-        ),
-        click.option(
-            "--retries",
-            type=click.IntRange(0, MAX_RETRIES),
-            metavar="N",
-            help="Retries after the first attempt, for 429/5xx, network errors and broken "
-            "transfers [env EXPORTSPEC_RETRIES; default 4].",
-        ),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
-
-
-def _common_options(function: F) -> F:
-    function = click.option(
-        "-q", "--quiet", is_flag=True, help="No progress, notes or summary on stderr."
-    )(function)
-    function = click.option(
-        "--sandbox",
-        is_flag=True,
-        help="Start the local emulator in-process and run against it (ignores "
-        "EXPORTSPEC_BASE_URL, _PROJECT_TOKEN and the credentials).",
-    )(function)
-    return click.option(
-        "--dry-run",
-        is_flag=True,
-        help="Print the request (Authorization redacted) and an equivalent curl command; "
-        "send nothing.",
-    )(function)
 
 
 @click.command("run")
@@ -153,7 +71,7 @@ def _common_options(function: F) -> F:
     "--now), and update that record (unless --batch-record).",
 )
 @batch_options
-@_common_options
+@send_options
 @connection_options
 def run(
     specs: tuple[Path, ...],
@@ -305,7 +223,7 @@ def _run_batch(
     is_flag=True,
     help="Send to the base URL and project token stored in RECORD, whatever the settings say.",
 )
-@_common_options
+@send_options
 @connection_options
 def rerun(
     record: Path,

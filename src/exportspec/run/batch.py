@@ -54,6 +54,7 @@ class BatchSettings:
     dry_run: bool = False
     flags: ConnectionFlags = field(default_factory=ConnectionFlags)
     resume: str | None = None
+    since: str | None = None
 
     def record_settings(self) -> dict[str, Any]:
         """The settings as the batch record keeps them: no credential is ever among them."""
@@ -74,6 +75,7 @@ class BatchSettings:
             "locked": self.locked,
             "sandbox": self.sandbox,
             **({} if self.resume is None else {"resume": self.resume}),
+            **({} if self.since is None else {"since": self.since}),
             **flags,
         }
 
@@ -84,6 +86,16 @@ class BatchDisplay(Protocol):
     def progress_for(self, item: BatchItem) -> Progress: ...
 
     def finished(self, item: BatchItem) -> None: ...
+
+
+class NothingSent(ExportspecError):
+    """`apply`: a spec could not be prepared (refused by the lock, invalid, ...), so no spec
+    was sent; the exit code is the most severe of theirs."""
+
+    def __init__(self, failed: Sequence[BatchItem]) -> None:
+        lines = [f"{item.spec}: {item.error}" for item in failed]
+        super().__init__("nothing was sent, because:\n" + "\n".join(lines))
+        self.exit_code = ExitCode(most_severe([i.exit_code or 1 for i in failed]))
 
 
 def most_severe(codes: Sequence[int]) -> int:

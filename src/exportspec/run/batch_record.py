@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,14 @@ class StoredBatch:
             and data.get("lock_sha256") == lock_sha256
             and data["settings"].get("environment") == environment
         )
+
+
+def records_in(folder: Path) -> list[Path]:
+    """The batch records in `folder` (none when it cannot be listed)."""
+    try:
+        return sorted(folder.glob(f"*{BATCH_SUFFIX}"))
+    except OSError:
+        return []
 
 
 def default_record_name(started: dt.datetime) -> str:
@@ -175,17 +183,16 @@ def load_batch_record(path: Path) -> StoredBatch:
 
 
 def find_applied(
-    folder: Path, *, commit: str | None, lock_sha256: str, environment: str | None
+    records: Sequence[Path], *, commit: str | None, lock_sha256: str | None, environment: str | None
 ) -> StoredBatch | None:
-    """The newest batch record in `folder` of an `apply` at the same commit, lock and
+    """The newest of `records` that is the batch record of an `apply` at the same commit, lock and
     environment; records that cannot be read are passed over."""
     found: list[StoredBatch] = []
-    with contextlib.suppress(OSError):
-        for path in folder.glob(f"*{BATCH_SUFFIX}"):
-            try:
-                stored = load_batch_record(path)
-            except SpecInvalidError:
-                continue
-            if stored.matches(commit=commit, lock_sha256=lock_sha256, environment=environment):
-                found.append(stored)
+    for path in records:
+        try:
+            stored = load_batch_record(path)
+        except SpecInvalidError:
+            continue
+        if stored.matches(commit=commit, lock_sha256=lock_sha256, environment=environment):
+            found.append(stored)
     return max(found, key=lambda s: str(s.data["started_at"]), default=None)

@@ -5,15 +5,24 @@ them under one gate, and write the batch record, with the git commit and the loc
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exportspec.errors import ConfigError
 from exportspec.gitops.git import head_commit
 from exportspec.gitops.project import Project
 from exportspec.gitops.project import output_root as resolve_output_root
-from exportspec.run.batch import Batch, BatchDisplay, BatchSettings, prepare_batch, run_batch
+from exportspec.run.batch import (
+    Batch,
+    BatchDisplay,
+    BatchSettings,
+    NothingSent,
+    prepare_batch,
+    run_batch,
+)
 from exportspec.run.batch_record import (
+    BATCH_SUFFIX,
     StoredBatch,
     default_record_name,
     stored_request,
@@ -26,6 +35,9 @@ from exportspec.run.runner import run as run_export
 from exportspec.run.spec_run import project_defaults
 from exportspec.spec.models import Diagnostic
 from exportspec.spec.variables import RenderInputs
+
+if TYPE_CHECKING:
+    from exportspec.gitops.apply import ApplyPlan
 
 
 def resumed_specs(
@@ -65,13 +77,16 @@ def execute_batch(
     record: Path | None = None,
     display: BatchDisplay | None = None,
     warn: Callable[[Sequence[Diagnostic]], None] = lambda _: None,
+    all_or_none: bool = False,
 ) -> Batch:
     """Prepare and run `files` as one batch; return it, its record written.
 
     Usage errors (two specs, one output) raise before anything is sent; a spec's own
     failure is in its item. A dry run sends nothing, writes no record and leaves each
     item's `dry_run_text`. `record` overrides where the batch record goes (a resumed
-    batch's record, else `batches/STARTED.batch.json` under the output root).
+    batch's record, else `batches/STARTED.batch.json` under the output root). With
+    `all_or_none`, a spec that cannot be prepared stops the batch before anything is sent
+    (NothingSent).
     """
     carried, again = ({}, {}) if resumed is None else resumed_specs(resumed, settings, project)
     items = prepare_batch(
@@ -83,6 +98,9 @@ def execute_batch(
         stored=again,
         warn=warn,
     )
+    failed = [item for item in items if item.status == "failed"]
+    if all_or_none and failed:
+        raise NothingSent(failed)
     lock_sha256 = None
     if settings.locked:
         from exportspec.gitops.lock import read_lock
@@ -105,7 +123,7 @@ def execute_batch(
         record = resumed.path
     if record is None:
         root = Path(resolve_output_root(project, settings.environment, settings.output_root))
-        record = root / default_record_name(batch.started_at)
+        record = _free(root / default_record_name(batch.started_at))
     batch.record_path = record
     _check_record_place(record)
     run_batch(
@@ -119,6 +137,19 @@ def execute_batch(
     return batch
 
 
+def _free(record: Path) -> Path:
+    """`record`, or `NAME-2.batch.json`, ... when a batch that started in the same second
+    already wrote there."""
+    number = 1
+    candidate = record
+    while candidate.exists():
+        number += 1
+        candidate = record.with_name(
+            record.name.removesuffix(BATCH_SUFFIX) + f"-{number}{BATCH_SUFFIX}"
+        )
+    return candidate
+
+
 def _check_record_place(record: Path) -> None:
     """Before anything is sent: the batch record's place is not a folder, nor unwritable."""
     if record.is_dir():
@@ -129,3 +160,59 @@ def _check_record_place(record: Path) -> None:
         raise ConfigError(
             f"cannot create the folder of the batch record {record}: {exc.strerror or exc}"
         ) from None
+
+
+def apply_changes(
+    paths: Sequence[Path],
+    settings: BatchSettings,
+    *,
+    since: str,
+    project: Project,
+    inputs_at: Callable[[str | None], RenderInputs],
+    record: Path | None = None,
+    display: BatchDisplay | None = None,
+    warn: Callable[[Sequence[Diagnostic]], None] = lambda _: None,
+    announce: Callable[[ApplyPlan], None] = lambda _: None,
+) -> tuple[ApplyPlan, Batch | None]:
+    """`apply`: run, as `run --locked` does, the specs whose lock entry changed since
+    `since` (`gitops.apply.plan_apply`); None when none did.
+
+    Idempotent per commit: when the output root holds the batch record of an `apply` at
+    the same commit, lock and environment, that batch is resumed (its succeeded specs are
+    not run again, the others are sent as it stored them) and its record updated.
+    `inputs_at(now)` renders the specs at `now` (None: the real now); `announce` sees the
+    selection before anything runs.
+    """
+    from exportspec.gitops.apply import plan_apply
+    from exportspec.run.batch_record import BATCH_FOLDER, find_applied, records_in
+
+    plan = plan_apply(paths, since=since, project=project, inputs_at=inputs_at)
+    announce(plan)
+    if not plan.run:
+        return plan, None
+    previous = None
+    if not settings.dry_run:
+        if record is None:
+            root = Path(resolve_output_root(project, settings.environment, settings.output_root))
+            candidates = records_in(root / BATCH_FOLDER)
+        else:
+            candidates = [record] if record.is_file() else []
+        previous = find_applied(
+            candidates,
+            commit=head_commit(project.root),
+            lock_sha256=plan.lock.sha256,
+            environment=settings.environment,
+        )
+    batch = execute_batch(
+        [selected.spec for selected in plan.run],
+        replace(settings, locked=True),
+        project=project,
+        inputs=inputs_at(None if previous is None else previous.now),
+        resumed=previous,
+        command="apply",
+        record=record,
+        display=display,
+        warn=warn,
+        all_or_none=True,
+    )
+    return plan, batch

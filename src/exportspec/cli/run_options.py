@@ -1,4 +1,4 @@
-"""The options `run` (several specs) and `apply` share, and how both report a batch."""
+"""The options `run`, `rerun` and `apply` share, and how a batch is reported."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import click
 
 from exportspec.cli.boundary import writing_stdout
 from exportspec.errors import ExitCode, ReportedFailure
+from exportspec.run.settings import MAX_BYTES, MAX_RETRIES, MAX_SECONDS
 
 if TYPE_CHECKING:
     from exportspec.run.batch import Batch
@@ -21,6 +22,92 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Requests per minute: at most one a millisecond, so a typo cannot mean "no limit".
 MAX_RATE = 60_000.0
+
+
+_SECONDS = click.FloatRange(min=0, min_open=True)
+
+
+def _finite_seconds(
+    ctx: click.Context, param: click.Parameter, value: float | None
+) -> float | None:
+    """Refuse what FloatRange lets through: nan, inf, and durations too long to be meant."""
+    if value is not None and not value <= MAX_SECONDS:  # also true for nan
+        raise click.BadParameter(f"{value} is not a number of seconds up to {MAX_SECONDS:g}")
+    return value
+
+
+def connection_options(function: F) -> F:
+    """Where to send and how patiently; each flag beats its EXPORTSPEC_* variable."""
+    options = [
+        click.option(
+            "--base-url",
+            metavar="URL",
+            help="API base URL [env EXPORTSPEC_BASE_URL; default https://api.exponea.com].",
+        ),
+        click.option(
+            "--project-token",
+            metavar="TOKEN",
+            help="Project token [env EXPORTSPEC_PROJECT_TOKEN].",
+        ),
+        click.option(
+            "--timeout",
+            type=_SECONDS,
+            callback=_finite_seconds,
+            metavar="S",
+            help="Longest silence between bytes, first byte included "
+            "[env EXPORTSPEC_TIMEOUT; default 600].",
+        ),
+        click.option(
+            "--connect-timeout",
+            type=_SECONDS,
+            callback=_finite_seconds,
+            metavar="S",
+            help="Seconds to connect [env EXPORTSPEC_CONNECT_TIMEOUT; default 10].",
+        ),
+        click.option(
+            "--deadline",
+            type=_SECONDS,
+            callback=_finite_seconds,
+            metavar="S",
+            help="Give up after S seconds in all, retries included [env EXPORTSPEC_DEADLINE].",
+        ),
+        click.option(
+            "--max-bytes",
+            type=click.IntRange(1, MAX_BYTES),
+            metavar="N",
+            help="Refuse an answer larger than N bytes (decoded) as not an export (exit 4) "
+            "[env EXPORTSPEC_MAX_BYTES; default no limit].",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(0, MAX_RETRIES),
+            metavar="N",
+            help="Retries after the first attempt, for 429/5xx, network errors and broken "
+            "transfers [env EXPORTSPEC_RETRIES; default 4].",
+        ),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def send_options(function: F) -> F:
+    """--dry-run, --sandbox and --quiet: how a run sends, or does not."""
+    function = click.option(
+        "-q", "--quiet", is_flag=True, help="No progress, notes or summary on stderr."
+    )(function)
+    function = click.option(
+        "--sandbox",
+        is_flag=True,
+        help="Start the local emulator in-process and run against it (ignores "
+        "EXPORTSPEC_BASE_URL, _PROJECT_TOKEN and the credentials).",
+    )(function)
+    return click.option(
+        "--dry-run",
+        is_flag=True,
+        help="Print the request (Authorization redacted) and an equivalent curl command; "
+        "send nothing.",
+    )(function)
 
 
 def batch_options(function: F) -> F:
