@@ -69,7 +69,7 @@ class BatchResult:
 
 
 def run_specs(
-    paths: Iterable[PathArg],
+    paths: PathArg | Iterable[PathArg],
     *,
     jobs: int = 2,
     rate: float | None = None,
@@ -124,7 +124,7 @@ def run_specs(
 
 
 def apply(
-    paths: Iterable[PathArg] | None = None,
+    paths: PathArg | Iterable[PathArg] | None = None,
     *,
     since: str,
     jobs: int = 2,
@@ -184,7 +184,7 @@ def apply(
     return _result(batch)
 
 
-def _paths(paths: Iterable[PathArg]) -> list[PathArg]:
+def _paths(paths: PathArg | Iterable[PathArg]) -> list[PathArg]:
     if isinstance(paths, str | os.PathLike):
         return [paths]  # one path, not its characters
     return list(paths)
