@@ -16,7 +16,14 @@ from exportspec import api
 
 PAGE = Path(__file__).parent.parent.parent / "docs" / "orchestrators.md"
 #: What each function of the API returns, for the attributes read from its result.
-RETURNS: dict[str, type] = {"compile_spec": api.CompiledSpec, "run_spec": api.RunResult}
+RETURNS: dict[str, type] = {
+    "compile_spec": api.CompiledSpec,
+    "run_spec": api.RunResult,
+    "run_specs": api.BatchResult,
+    "apply": api.BatchResult,
+}
+#: Results of results: a batch's per-spec outcomes.
+NESTED: tuple[type, ...] = (api.SpecOutcome,)
 
 
 def _examples() -> list[str]:
@@ -110,10 +117,11 @@ def test_every_name_the_page_mentions_in_code_exists() -> None:
     look like API names exist in exportspec.api."""
     prose = re.sub(r"^```.*?^```", "", PAGE.read_text(), flags=re.M | re.S)
     for attribute in re.findall(r"`\.(\w+)`", prose):
-        assert any(hasattr(kind, attribute) for kind in RETURNS.values()) or hasattr(
+        kinds = (*RETURNS.values(), *NESTED)
+        assert any(hasattr(kind, attribute) for kind in kinds) or hasattr(
             api.ExportspecError("x"), attribute
         ), attribute
-    for name in re.findall(r"`([A-Z]\w+(?:Error|Spec|Result))`", prose):
+    for name in re.findall(r"`([A-Z]\w+(?:Error|Spec|Result|Outcome))`", prose):
         assert hasattr(api, name), name
     for name in re.findall(r"`(\w+)\(", prose):
         assert hasattr(api, name), name

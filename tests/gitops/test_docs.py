@@ -303,15 +303,18 @@ def test_the_sandbox_description_example_is_what_describe_prints(run_cli: RunCli
     assert _matches(shown, json.loads(result.stdout)), result.stdout
 
 
-def test_the_workflow_is_valid_yaml_with_validate_plan_and_run() -> None:
+def test_the_workflow_validates_plans_and_applies_one_merge_at_a_time() -> None:
     workflow = yaml.safe_load(WORKFLOW.read_text())
-    assert set(workflow["jobs"]) == {"check", "run"}
+    assert set(workflow["jobs"]) == {"check", "apply"}
     scripts = "\n".join(
         step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]
     )
     used = set(re.findall(r"exportspec (\w+)", scripts))
-    assert {"validate", "plan", "run"} <= used <= set(COMMAND_BY_NAME)
+    assert {"validate", "plan", "apply"} <= used <= set(COMMAND_BY_NAME)
     assert "--output-format github" in scripts and "--locked" in scripts
+    apply = workflow["jobs"]["apply"]
+    assert apply["concurrency"]["cancel-in-progress"] is False
+    assert "exportspec apply --since" in scripts and "while read" not in scripts
 
 
 # --- names that must exist -------------------------------------------------------------
