@@ -304,7 +304,8 @@ def build_lock(
         "specs": {name: entries[name].as_json() for name in sorted(entries)},
     }
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    return Lock(path, True, now, environment, entries, LOCK_VERSION), text
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return Lock(path, True, now, environment, entries, LOCK_VERSION, digest), text
 
 
 def write_lock(path: Path, text: str) -> None:
