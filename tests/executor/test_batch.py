@@ -241,25 +241,28 @@ def test_ctrl_c_mid_batch_leaves_no_temporary_file_and_writes_the_record(
 # --- the gate and the exit-code order, without a server -------------------------------
 
 
-def test_the_gate_halves_on_overload_and_grows_back_slowly() -> None:
+def test_the_gate_halves_once_per_overload_and_grows_back_ever_more_patiently() -> None:
     gate = Gate(4, grow_after=2)
-    for _ in range(4):
-        gate.acquire()
+    tickets = [gate.acquire() for _ in range(4)]
     assert gate.in_flight == 4
-    gate.release(status=429)
-    assert gate.allowed == 2
-    gate.release(status=503)
-    assert gate.allowed == 1
-    gate.release(status=503)
+    gate.release(status=429, ticket=tickets[0])
+    assert (gate.allowed, gate.patience) == (2, 4)
+    gate.release(status=503, ticket=tickets[1])  # on its way before the halving: no more
+    assert (gate.allowed, gate.patience) == (2, 4)
+    gate.release(status=200, ticket=tickets[2])
+    gate.release(status=200, ticket=tickets[3])
+    gate.release(status=429, ticket=gate.acquire())  # a new overload
+    assert (gate.allowed, gate.patience) == (1, 8)
+    gate.release(status=429, ticket=gate.acquire())
     assert gate.allowed == 1  # never below 1
-    gate.release(status=200)
-    gate.acquire()
-    gate.release(status=200)
+    for _ in range(15):
+        gate.release(status=200, ticket=gate.acquire())
+    assert gate.allowed == 1  # 16 successes needed now
+    gate.release(status=200, ticket=gate.acquire())
     assert gate.allowed == 2
-    for _ in range(10):
-        gate.acquire()
-        gate.release(status=200)
-    assert gate.allowed == 4  # never above the limit
+    for _ in range(100):
+        gate.release(status=200, ticket=gate.acquire())
+    assert (gate.allowed, gate.patience) == (4, 2)  # never above the limit; patience reset
 
 
 def test_a_stopped_gate_starts_nothing() -> None:

@@ -241,16 +241,16 @@ def export(
             def attempt(number: int) -> tuple[int, Transfer]:
                 if gate is None:
                     return one_attempt(number)
-                gate.acquire(deadline)
+                ticket = gate.acquire(deadline)
                 try:
                     answer = one_attempt(number)
                 except Retryable as exc:
-                    gate.release(status=exc.status, retry_after=exc.retry_after)
+                    gate.release(status=exc.status, retry_after=exc.retry_after, ticket=ticket)
                     raise
                 except BaseException:
-                    gate.release()
+                    gate.release(ticket=ticket)
                     raise
-                gate.release(status=answer[0])
+                gate.release(status=answer[0], ticket=ticket)
                 return answer
 
             def update(size: int, rows: int) -> None:
