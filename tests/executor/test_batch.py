@@ -388,3 +388,26 @@ def test_resume_sends_the_stored_body_even_when_the_spec_changed(
     assert code == 0, stderr
     assert server.count == 3
     assert server.requests[2].body == stored
+
+
+def test_a_terminal_shows_a_line_per_running_export_below_the_finished_ones() -> None:
+    import io
+
+    from exportspec.run.batch import BatchItem
+    from exportspec.run.batch_report import Display
+
+    stream = io.StringIO()
+    display = Display(stream, live=True, interval=0)
+    first, second = BatchItem(Path("specs/a.yaml")), BatchItem(Path("specs/b.yaml"))
+    display.progress_for(first).update(2_000_000, 10)
+    display.progress_for(second).update(5_000, 1)
+    assert stream.getvalue().endswith(
+        "\x1b[1F\x1b[J  specs/a.yaml: 2.0 MB  10 rows  0 s\n  specs/b.yaml: 5.0 kB  1 rows  0 s\n"
+    )
+    first.status, first.exit_code, first.error = "failed", 4, "refused"
+    display.finished(first)
+    assert stream.getvalue().endswith(
+        "\x1b[2F\x1b[Jspecs/a.yaml: failed (exit 4): refused\n  specs/b.yaml: 5.0 kB  1 rows  0 s\n"
+    )
+    display.close()
+    assert stream.getvalue().endswith("\x1b[1F\x1b[J")

@@ -68,7 +68,8 @@ def apply(
     `validate --locked` checks, else nothing runs (exit 1). A spec that only moved does
     not run. Each spec that runs is checked as `run --locked` does: rendered at the
     lock's now it gives the locked body and output path, and at the real now it differs
-    only in scalar values whose template reads now.
+    only in scalar values whose template reads now. If any is refused, nothing is
+    sent.
 
     The specs run as one batch (--jobs, --rate, a batch record under the output root).
     Running apply again at the same commit, lock and environment runs only the specs

@@ -108,6 +108,8 @@ def _entry(item: BatchItem) -> dict[str, Any]:
         "sha256": None if result is None else result.sha256,
         "attempts": item.attempts,
         "seconds": None if item.seconds is None else round(item.seconds, 3),
+        "started_at": None if result is None else iso(result.started_at),
+        "finished_at": None if result is None else iso(result.finished_at),
         "request": None
         if request is None
         else {
