@@ -18,16 +18,7 @@ from tests.executor.conftest import Reply, ScriptServer, assert_no_secret, lefto
 NOW_DATA = Path(__file__).parents[1] / "gitops" / "data" / "now"
 LOCKED_AT = "2026-05-01T08:00:00Z"
 
-SPEC = """\
-version: 1
-name: {name}
-export:
-  format: csv
-  attributes:
-    type: some
-    list:
-      - {{type: id, id: registered}}
-"""
+SPEC = (Path(__file__).parent / "data" / "named.yaml.template").read_text()
 
 
 def git(repo: Path, *args: str) -> str:

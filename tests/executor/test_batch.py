@@ -26,16 +26,7 @@ from tests.executor.conftest import (
 
 CSV = b"registered,email\na,a@example.com\nb,b@example.com\n"
 
-SPEC = """\
-version: 1
-name: {name}
-export:
-  format: csv
-  attributes:
-    type: some
-    list:
-      - {{type: id, id: registered}}
-"""
+SPEC = (Path(__file__).parent / "data" / "named.yaml.template").read_text()
 
 
 def make_specs(folder: Path, count: int) -> list[Path]:
