@@ -49,13 +49,14 @@ from exportspec.errors import (
     UsageError,
 )
 from exportspec.run.settings import MAX_RETRIES, MAX_SECONDS, ConnectionFlags
-from exportspec.spec.models import Diagnostic, JsonPath
+from exportspec.spec.models import CompiledPart, Diagnostic, JsonPath
 
 if TYPE_CHECKING:
     from exportspec.gitops.project import Project
     from exportspec.spec.variables import RenderInputs
 
 __all__ = [
+    "CompiledPart",
     "CompiledSpec",
     "ConfigError",
     "Diagnostic",
@@ -104,6 +105,9 @@ class CompiledSpec:
     variables: Mapping[str, Any] = field(default_factory=dict)
     #: Warnings found while compiling (never errors: those raise SpecInvalidError).
     warnings: tuple[Diagnostic, ...] = ()
+    #: A split spec's part bodies in segment order (then `body_bytes` is what they share,
+    #: never sent alone); () for a spec that is not split.
+    parts: tuple[CompiledPart, ...] = ()
 
     @property
     def body(self) -> dict[str, Any]:
@@ -182,6 +186,7 @@ def compile_spec(
             *undeclared_environment_vars(project, [spec]),
             *(d for d in result.diagnostics if d.severity != "error"),
         ),
+        parts=compiled.parts,
     )
 
 
