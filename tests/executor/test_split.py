@@ -48,8 +48,8 @@ def _run(run_cli: RunCli, sandbox: Sandbox, *args: str) -> Any:
 def _table(path: Path, fmt: str) -> tuple[list[Any], list[str]]:
     """(header, rows as canonical JSON text) of an export file."""
     if fmt == "csv":
-        header, *rows = csv.reader(io.StringIO(path.read_text("utf-8"), newline=""))
-        return header, [json.dumps(row) for row in rows]
+        header, *records = csv.reader(io.StringIO(path.read_text("utf-8"), newline=""))
+        return header, [json.dumps(record) for record in records]
     document = json.loads(path.read_bytes())
     head, rows = ("header", "rows") if fmt == "table_json" else ("fields", "data")
     return document[head], [json.dumps(row, sort_keys=True) for row in document[rows]]
