@@ -145,3 +145,14 @@ def test_rerun_replays_every_part(sandbox: Sandbox, run_cli: RunCli, tmp_path: P
     assert result.exit_code == 0, result.explain()
     assert sandbox.request_count == sent + 4
     assert (tmp_path / "again.csv").read_bytes() == (tmp_path / "exports/parts.csv").read_bytes()
+
+
+def test_the_python_api_compiles_and_runs_a_split_spec(tmp_path: Path) -> None:
+    from exportspec import api
+
+    spec = SPLIT / "parts.yaml"
+    compiled = api.compile_spec(spec)
+    assert [json.loads(p.body)["filter"]["segment_index"] for p in compiled.parts] == [0, 1, 2, -1]
+    result = api.run_spec(spec, sandbox=True, output=tmp_path / "all.csv")
+    assert result.rows == 1000  # the in-process sandbox's default customer base
+    assert (tmp_path / "all.csv").is_file()
