@@ -77,3 +77,13 @@ def test_an_edited_part_is_a_lock_error(split_spec: Path, run_cli: RunCli) -> No
     result = run_cli(["plan"])
     assert result.exit_code == 3, result.explain()
     assert "$.specs.tiers.parts[1].body_sha256" in result.stderr
+
+
+def test_validate_warns_when_minus_one_is_missing(split_spec: Path, run_cli: RunCli) -> None:
+    split_spec.write_text(split_spec.read_text().replace("[0, 1, 2, -1]", "[0, 1, 2]"))
+    result = run_cli(["validate", str(split_spec), "--output-format", "json"])
+    assert result.exit_code == 0, result.explain()
+    (diagnostic,) = json.loads(result.stdout)["specs"][0]["diagnostics"]
+    assert diagnostic["severity"] == "warning"
+    assert (diagnostic["line"], diagnostic["column"]) == (14, 13)
+    assert "segment -1" in diagnostic["message"]
