@@ -55,10 +55,11 @@ from exportspec.errors import (
     TransientError,
     UsageError,
 )
-from exportspec.spec.models import Diagnostic
+from exportspec.spec.models import CompiledPart, Diagnostic
 
 __all__ = [
     "BatchResult",
+    "CompiledPart",
     "CompiledSpec",
     "ConfigError",
     "Diagnostic",
@@ -100,6 +101,9 @@ class CompiledSpec:
     variables: Mapping[str, Any] = field(default_factory=dict)
     #: Warnings found while compiling (never errors: those raise SpecInvalidError).
     warnings: tuple[Diagnostic, ...] = ()
+    #: A split spec's part bodies in segment order (then `body_bytes` is what they share,
+    #: never sent alone); () for a spec that is not split.
+    parts: tuple[CompiledPart, ...] = ()
 
     @property
     def body(self) -> dict[str, Any]:
@@ -178,6 +182,7 @@ def compile_spec(
             *undeclared_environment_vars(project, [spec]),
             *(d for d in result.diagnostics if d.severity != "error"),
         ),
+        parts=compiled.parts,
     )
 
 

@@ -252,3 +252,21 @@ def test_a_body_reading_now_only_in_execution_time_is_applied_after_the_locks_no
     assert server.count == 1
     assert json.loads(server.requests[0].body)["filter"]["segment_index"] == 1
     assert (now_repo / "exports" / "daily.csv").is_file()
+
+
+def test_narrowing_a_split_spec_s_segments_is_a_change_apply_runs(
+    repo: Path, run_cli: RunCli, server: ScriptServer
+) -> None:
+    split = repo / "specs" / "split.yaml"
+    shutil.copy(Path(__file__).parents[2] / "specs" / "spend-tiers-split.yaml", split)
+    lock(run_cli)
+    commit(repo, "two: a split spec")
+    split.write_text(split.read_text().replace("segments: [0, 1, 2, -1]", "segments: [0, 1, 2]"))
+    lock(run_cli)
+    commit(repo, "three: narrowed")
+    code, _, err = apply(run_cli, server, "--since", "HEAD~1", "--jobs", "1")
+    assert code == 0, err
+    assert "specs/split.yaml: changed since HEAD~1" in err
+    sent = sorted(json.loads(seen.body)["filter"]["segment_index"] for seen in server.requests)
+    assert sent == [0, 1, 2]
+    assert (repo / "exports" / "spend-tiers-split.csv").is_file()

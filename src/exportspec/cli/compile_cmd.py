@@ -35,9 +35,11 @@ def compile_(
 
     Keys are sorted, text is UTF-8 and there is no insignificant whitespace, so the
     bytes are identical on every machine and run (given the same variables and
-    --now). Problems are printed to stderr as PATH:LINE:COLUMN: error: MESSAGE.
+    --now). A split spec prints the JSON array of its part bodies, in segment order.
+    Problems are printed to stderr as PATH:LINE:COLUMN: error: MESSAGE.
     """
     from exportspec.spec.pipeline import compile_spec
+    from exportspec.spec.split import parts_json
 
     project = project_for([spec])
     print_diagnostics(undeclared_environment_vars(project, [spec]))
@@ -45,7 +47,9 @@ def compile_(
     result = compile_spec(spec, inputs)
     print_diagnostics(result.diagnostics)
     assert result.compiled is not None
-    body = result.compiled.body
+    compiled = result.compiled
+    # A split spec sends its parts: they are what `run` sends, in segment order.
+    body = compiled.body if not compiled.parts else parts_json(compiled)
     from exportspec.run.output import write_file
 
     if str(output) == "-":

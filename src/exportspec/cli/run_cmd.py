@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -68,7 +69,8 @@ F = TypeVar("F", bound=Callable[..., Any])
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     metavar="BATCH_RECORD",
     help="Run again the specs of BATCH_RECORD that did not succeed, at its now (unless "
-    "--now), and update that record (unless --batch-record).",
+    "--now), and update that record (unless --batch-record); or, given a split run's "
+    ".OUTPUT.parts/resume.json, send only its parts that failed.",
 )
 @batch_options
 @send_options
@@ -112,6 +114,16 @@ def run(
     from exportspec.spec.load import iter_spec_files
 
     resumed = None
+    split_resume = resume is not None and _is_split_resume(resume)
+    if resume is not None and split_resume:
+        from exportspec.run.split import load_resume_state
+
+        if specs:
+            raise UsageError("--resume runs the spec its resume file names: give no SPEC")
+        state = load_resume_state(resume)
+        specs, now, resume = (Path(state["spec"]),), now or state["now"], None
+        if output is None and output_root is None and isinstance(state.get("output"), str):
+            output = Path(state["output"])  # where the failed run was writing
     if resume is not None:
         from exportspec.run.batch_record import load_batch_record
 
@@ -171,7 +183,14 @@ def run(
         locked=locked,
         warn=print_diagnostics,
     )
-    _execute(prepared.options, quiet=quiet)
+    _execute(replace(prepared.options, jobs=jobs, resume=split_resume), quiet=quiet)
+
+
+def _is_split_resume(path: Path) -> bool:
+    """`--resume` names a split run's resume.json (its parts folder), not a batch record."""
+    from exportspec.run.split import STATE_NAME
+
+    return path.name == STATE_NAME
 
 
 def _run_batch(

@@ -120,8 +120,8 @@ def batch_options(function: F) -> F:
             envvar="EXPORTSPEC_JOBS",
             show_envvar=False,
             metavar="N",
-            help="Several specs: exports at once, and the most requests in flight "
-            "[env EXPORTSPEC_JOBS; default 2].",
+            help="Several specs (or a split spec's parts): exports at once, and the most "
+            "requests in flight [env EXPORTSPEC_JOBS; default 2].",
         ),
         click.option(
             "--rate",

@@ -89,16 +89,18 @@ def compare_locks(base: Lock, current: Lock) -> list[tuple[LockEntry, Status]]:
             if old is not None:
                 del gone[old.name]
             status = "added" if old is None else "renamed"
-        elif (old.body_sha256, old.output_path, old.now_paths) != (
-            entry.body_sha256,
-            entry.output_path,
-            entry.now_paths,
-        ):
+        elif _sent(old) != _sent(entry):
             status = "changed"
         else:
             status = "moved" if old.path != entry.path else "unchanged"
         compared.append((entry, status))
     return compared
+
+
+def _sent(entry: LockEntry) -> tuple[object, ...]:
+    """What a lock entry says is sent and where it lands: a change to any of it runs."""
+    parts = tuple(part.body_sha256 for part in entry.parts)
+    return (entry.body_sha256, entry.output_path, entry.now_paths, entry.segments, parts)
 
 
 def plan_apply(

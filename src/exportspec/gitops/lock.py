@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from exportspec import __version__
 from exportspec.errors import ConfigError, UsageError, abridged
@@ -23,10 +24,11 @@ from exportspec.gitops.models import (
     JsonObject,
     JsonValue,
     Lock,
+    LockedPart,
     LockEntry,
 )
 from exportspec.gitops.project import Project
-from exportspec.spec.models import Diagnostic, LoadedDocument, Position, SpecResult
+from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument, Position, SpecResult
 
 #: The lock format this exportspec writes. 2 added each entry's `output_path` and
 #: `now_paths`; a format 1 lock is still read, and its entries are reported as needing a
@@ -141,6 +143,11 @@ def load_lock(path: Path, raw: bytes | None = None) -> Lock:
             entry["variables"],
             entry.get("output_path"),
             tuple(entry["now_paths"]) if "now_paths" in entry else None,
+            tuple(entry["split"]["segments"]) if "split" in entry else None,
+            tuple(
+                LockedPart(part["segment"], part["body"], part["body_sha256"])
+                for part in entry.get("parts", ())
+            ),
         )
         for name, entry in data["specs"].items()
     }
@@ -201,19 +208,49 @@ def _beyond_the_schema(document: LoadedDocument) -> list[Diagnostic]:
     version = document.data["lock_version"]
     for name, entry in document.data["specs"].items():
         problems += _version_fields(document, name, entry, version)
-        actual = hashlib.sha256(canonical_json(entry["body"])).hexdigest()
-        if actual != entry["body_sha256"]:
-            where = ("specs", name, "body_sha256")
-            problems.append(
-                Diagnostic(
-                    shown,
-                    "body_sha256 is not the sha256 of the body: the lock was edited",
-                    source_map.value_position(where),
-                    where,
-                    rule="lock-digest",
+        bodies: list[tuple[JsonPath, JsonValue, JsonValue]] = [
+            (("specs", name), entry["body"], entry["body_sha256"])
+        ]
+        bodies += [
+            (("specs", name, "parts", i), part["body"], part["body_sha256"])
+            for i, part in enumerate(entry.get("parts", ()))
+        ]
+        for at, body, sha256 in bodies:
+            if hashlib.sha256(canonical_json(body)).hexdigest() != sha256:
+                where = (*at, "body_sha256")
+                problems.append(
+                    Diagnostic(
+                        shown,
+                        "body_sha256 is not the sha256 of the body: the lock was edited",
+                        source_map.value_position(where),
+                        where,
+                        rule="lock-digest",
+                    )
                 )
-            )
+        problems += _split_problems(document, name, entry)
     return problems
+
+
+def _split_problems(
+    document: LoadedDocument, name: str, entry: Mapping[str, Any]
+) -> list[Diagnostic]:
+    """A split entry lists one part per segment, in the split's order (the schema makes
+    `split` and `parts` come together)."""
+    if "split" not in entry:
+        return []
+    if [part["segment"] for part in entry["parts"]] == entry["split"]["segments"]:
+        return []
+    where: JsonPath = ("specs", name, "parts")
+    return [
+        Diagnostic(
+            str(document.path),
+            "split and parts disagree: an entry lists one part per segment of its split, in "
+            "order; the lock was edited",
+            document.source_map.value_position(where),
+            where,
+            rule="lock-split",
+        )
+    ]
 
 
 _NEW_FIELDS = ("output_path", "now_paths")
@@ -294,6 +331,11 @@ def build_lock(
             dict(compiled.variables),
             compiled.output_path,
             now_dependence(result).paths,
+            compiled.segments or None,
+            tuple(
+                LockedPart(part.segment, json.loads(part.body), part.sha256)
+                for part in compiled.parts
+            ),
         )
     document: dict[str, JsonValue] = {
         "lock_version": LOCK_VERSION,

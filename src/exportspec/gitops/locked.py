@@ -212,6 +212,12 @@ def _check_as_locked(at_lock: SpecResult, entry: LockEntry, lock: Lock) -> None:
     if compiled.sha256 != entry.body_sha256:
         why = "differs from the lock"
         refused += [(_line(c), why) for c in diff_values(dict(entry.body), body, ("body",))]
+    from exportspec.gitops.plan import split_changes
+
+    refused += [(_line(c), "differs from the lock") for c in split_changes(entry, compiled)]
+    for part, locked in zip(compiled.parts, entry.parts, strict=False):
+        if (part.segment, part.sha256) != (locked.segment, locked.body_sha256):
+            refused.append((f"part for segment {part.segment}", "differs from the lock"))
     if compiled.output_path != entry.output_path:
         change = Change(("output", "path"), entry.output_path, compiled.output_path, "changed")
         refused.append((_line(change), "differs from the lock"))

@@ -20,13 +20,26 @@ SAME_BODY: frozenset[Status] = frozenset({"moved", "unchanged"})
 
 
 @dataclass(frozen=True, slots=True)
+class LockedPart:
+    """One part of a locked split spec: its segment, body and the body's sha256."""
+
+    segment: int
+    body: JsonObject
+    body_sha256: str
+
+    def as_json(self) -> dict[str, JsonValue]:
+        return {"segment": self.segment, "body": dict(self.body), "body_sha256": self.body_sha256}
+
+
+@dataclass(frozen=True, slots=True)
 class LockEntry:
     """One spec as locked.
 
     `output_path` is the rendered `output.path` (relative to the output root; None when the
     spec has none) and `now_paths` the body's JSON paths (`$.execution_time`) whose template
     reads `now`. A lock_version 1 entry records neither: `now_paths` is None, and the entry
-    needs a relock before plan or `run --locked` can vouch for it.
+    needs a relock before plan or `run --locked` can vouch for it. A split spec's entry
+    holds `segments` (its `split` key) and `parts`; `body` is then what the parts share.
     """
 
     name: str
@@ -37,6 +50,13 @@ class LockEntry:
     variables: JsonObject
     output_path: str | None = None
     now_paths: tuple[str, ...] | None = None
+    segments: tuple[int, ...] | None = None
+    parts: tuple[LockedPart, ...] = ()
+
+    @property
+    def split(self) -> JsonValue:
+        """The spec's `split` key as locked; None for a spec that is not split."""
+        return None if self.segments is None else {"segments": list(self.segments)}
 
     @property
     def needs_relock(self) -> bool:
@@ -54,6 +74,9 @@ class LockEntry:
         if self.now_paths is not None:
             document["output_path"] = self.output_path
             document["now_paths"] = list(self.now_paths)
+        if self.segments is not None:
+            document["split"] = self.split
+            document["parts"] = [part.as_json() for part in self.parts]
         return document
 
 
@@ -110,6 +133,7 @@ class PlanEntry:
     path: str
     old_name: str | None = None
     old_path: str | None = None
+    #: Leaf changes of the body; for a split spec, of its `split` key too (`$.split...`).
     body_changes: tuple[Change, ...] = ()
     variable_changes: tuple[Change, ...] = ()
     #: `$.output.path` when the rendered output path differs from the locked one.

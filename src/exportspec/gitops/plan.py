@@ -19,7 +19,7 @@ from exportspec.gitops.models import (
     PlanEntry,
     Status,
 )
-from exportspec.spec.models import JsonPath, SpecResult
+from exportspec.spec.models import CompiledBody, JsonPath, SpecResult
 
 
 def diff_values(old: JsonValue, new: JsonValue, path: JsonPath = ()) -> list[Change]:
@@ -92,12 +92,18 @@ def compute_plan(results: Sequence[SpecResult], lock: Lock) -> Plan:
                 )
             )
             continue
-        body_changes = tuple(diff_values(dict(old.body), body))
+        body_changes = (*diff_values(dict(old.body), body), *split_changes(old, compiled))
         variable_changes = tuple(diff_values(dict(old.variables), dict(compiled.variables)))
         output_changes, now_changes = _lock_changes(old, compiled.output_path, dependence.paths)
         if old_name is not None:
             status: Status = "renamed"
-        elif body_changes or old.body_sha256 != compiled.sha256 or output_changes or now_changes:
+        elif (
+            body_changes
+            or old.body_sha256 != compiled.sha256
+            or _part_digests(old) != _part_digests(compiled)
+            or output_changes
+            or now_changes
+        ):
             status = "changed"
         elif old.path != path:
             # The same body from another file: the lock needs the new path, but nothing new
@@ -128,6 +134,23 @@ def compute_plan(results: Sequence[SpecResult], lock: Lock) -> Plan:
     ]
     # Every plan path is relative to the lock's folder, the lock's own included.
     return Plan(tuple(entries), lock.path.name)
+
+
+def split_changes(old: LockEntry, compiled: CompiledBody) -> list[Change]:
+    """How a spec's `split` key differs from the locked one (`$.split.segments[3]`): its
+    parts are the body with each segment filled in, so with the body's changes this says
+    how every part changed."""
+    locked = {} if old.segments is None else {"split": old.split}
+    today: dict[str, JsonValue] = (
+        {} if not compiled.parts else {"split": {"segments": list(compiled.segments)}}
+    )
+    return diff_values(locked, today)
+
+
+def _part_digests(source: LockEntry | CompiledBody) -> list[tuple[int, str]]:
+    if isinstance(source, LockEntry):
+        return [(part.segment, part.body_sha256) for part in source.parts]
+    return [(part.segment, part.sha256) for part in source.parts]
 
 
 def _lock_changes(

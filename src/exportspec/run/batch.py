@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -190,6 +190,10 @@ def prepare_batch(
                     locked=settings.locked,
                     warn=warn,
                 ).options
+            # A split spec's parts share the batch's bound; a resume reuses kept parts.
+            item.options = replace(
+                item.options, jobs=settings.jobs, resume=settings.resume is not None
+            )
             item.request = item.options.request
             item.body_sha256 = item.request.body_sha256
             item.output = output_target(item.options)

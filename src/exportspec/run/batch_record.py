@@ -18,7 +18,7 @@ from typing import Any
 
 from exportspec.errors import SpecInvalidError
 from exportspec.run.batch import Batch, BatchItem
-from exportspec.run.models import ExportRequest, iso
+from exportspec.run.models import ExportRequest, PartRequest, iso
 from exportspec.run.output import write_file
 from exportspec.spec.models import Diagnostic
 
@@ -80,6 +80,11 @@ def stored_request(entry: Mapping[str, Any]) -> ExportRequest | None:
     if stored is None:
         return None
     body = canonical_json(stored["body"])
+    parts = []
+    for part in stored.get("parts", ()):
+        part_body = canonical_json(part["body"])
+        digest = hashlib.sha256(part_body).hexdigest()
+        parts.append(PartRequest(part["segment"], part_body, digest))
     return ExportRequest(
         body=body,
         body_sha256=hashlib.sha256(body).hexdigest(),
@@ -89,6 +94,7 @@ def stored_request(entry: Mapping[str, Any]) -> ExportRequest | None:
         spec_sha256=stored.get("spec_sha256"),
         variables=stored.get("variables") or {},
         now=stored.get("now"),
+        parts=tuple(parts),
     )
 
 
@@ -118,6 +124,16 @@ def _entry(item: BatchItem) -> dict[str, Any]:
             "variables": dict(request.variables),
             "spec_sha256": request.spec_sha256,
             "now": request.now,
+            **(
+                {}
+                if not request.parts
+                else {
+                    "parts": [
+                        {"segment": part.segment, "body": json.loads(part.body)}
+                        for part in request.parts
+                    ]
+                }
+            ),
         },
     }
 

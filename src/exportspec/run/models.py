@@ -17,8 +17,32 @@ def iso(moment: dt.datetime) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class PartRequest:
+    """One part of a split export: its segment and the body sent for it."""
+
+    segment: int
+    body: bytes
+    body_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartResult:
+    """What one part of a split export brought back (its file is assembled, then removed)."""
+
+    segment: int
+    body_sha256: str
+    attempts: int
+    rows: int
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExportRequest:
-    """The bytes to send and where they came from (copied into the run record)."""
+    """The bytes to send and where they came from (copied into the run record).
+
+    A split export sends its `parts` instead of `body`, which is then what they share.
+    """
 
     body: bytes
     body_sha256: str
@@ -29,6 +53,7 @@ class ExportRequest:
     variables: Mapping[str, Any]
     now: str | None
     rerun_of: Mapping[str, Any] | None = None
+    parts: tuple[PartRequest, ...] = ()
 
     @classmethod
     def from_compiled(cls, compiled: CompiledBody) -> ExportRequest:
@@ -41,6 +66,7 @@ class ExportRequest:
             spec_sha256=compiled.spec_sha256,
             variables=dict(compiled.variables),
             now=iso(compiled.now),
+            parts=tuple(PartRequest(p.segment, p.body, p.sha256) for p in compiled.parts),
         )
 
 
@@ -70,6 +96,9 @@ class RunResult:
     size: int
     sha256: str
     rows: int
+    #: A split export's parts, in segment order; size, sha256 and rows are then the
+    #: assembled output's, attempts the parts' sum.
+    parts: tuple[PartResult, ...] = ()
 
     @property
     def seconds(self) -> float:

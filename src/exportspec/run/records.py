@@ -11,9 +11,9 @@ from typing import Any
 
 from exportspec import __version__
 from exportspec.errors import ConfigError, SpecInvalidError
-from exportspec.run.models import ExportRequest, RunResult, StoredRun, iso
+from exportspec.run.models import ExportRequest, PartRequest, RunResult, StoredRun, iso
 from exportspec.run.output import write_file
-from exportspec.spec.models import Diagnostic, LoadedDocument, Position
+from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument, Position
 
 RECORD_VERSION = 1
 RECORD_SUFFIX = ".run.json"
@@ -39,6 +39,19 @@ def check_record_path(output: Path) -> None:
 def run_record(result: RunResult) -> dict[str, Any]:
     """The run record: everything needed to know, and redo, what this run did. No secrets."""
     request = result.request
+    split: dict[str, Any] = {}
+    if request.parts:  # each part's body is stored, so `rerun` can send every one again
+        split["parts"] = [
+            {
+                "segment": p.segment,
+                "body_sha256": p.body_sha256,
+                "attempts": p.attempts,
+                "rows": p.rows,
+                "bytes": p.size,
+                "sha256": p.sha256,
+            }
+            for p in result.parts
+        ]
     return {
         "record_version": RECORD_VERSION,
         "tool": {"name": "exportspec", "version": __version__},
@@ -52,6 +65,20 @@ def run_record(result: RunResult) -> dict[str, Any]:
             "project_token": result.project_token,
             "body": json.loads(request.body),
             "body_sha256": request.body_sha256,
+            **(
+                {}
+                if not request.parts
+                else {
+                    "parts": [
+                        {
+                            "segment": p.segment,
+                            "body": json.loads(p.body),
+                            "body_sha256": p.body_sha256,
+                        }
+                        for p in request.parts
+                    ]
+                }
+            ),
         },
         "started_at": iso(result.started_at),
         "finished_at": iso(result.finished_at),
@@ -65,6 +92,7 @@ def run_record(result: RunResult) -> dict[str, Any]:
             "rows": result.rows,
         },
         "rerun_of": None if request.rerun_of is None else dict(request.rerun_of),
+        **split,
     }
 
 
@@ -132,18 +160,22 @@ def _altered_body(document: LoadedDocument) -> Diagnostic | None:
     from exportspec.spec.compile import canonical_json
 
     stored = document.data["request"]
-    sha256 = hashlib.sha256(canonical_json(stored["body"])).hexdigest()
-    if sha256 == stored["body_sha256"]:
-        return None
-    where = ("request", "body_sha256")
-    return Diagnostic(
-        str(document.path),
-        f"the stored body's sha256 is {sha256}, the record says {stored['body_sha256']}: "
-        "the record was edited or damaged",
-        document.source_map.value_position(where),
-        where,
-        rule="run-record",
-    )
+    bodies: list[tuple[JsonPath, Any]] = [(("request",), stored)]
+    bodies += [(("request", "parts", i), p) for i, p in enumerate(stored.get("parts", ()))]
+    for at, holder in bodies:
+        sha256 = hashlib.sha256(canonical_json(holder["body"])).hexdigest()
+        if sha256 == holder["body_sha256"]:
+            continue
+        where = (*at, "body_sha256")
+        return Diagnostic(
+            str(document.path),
+            f"the stored body's sha256 is {sha256}, the record says {holder['body_sha256']}: "
+            "the record was edited or damaged",
+            document.source_map.value_position(where),
+            where,
+            rule="run-record",
+        )
+    return None
 
 
 def _stored_run(path: Path, raw: bytes, data: Mapping[str, Any]) -> StoredRun:
@@ -166,6 +198,10 @@ def _stored_run(path: Path, raw: bytes, data: Mapping[str, Any]) -> StoredRun:
             "started_at": data["started_at"],
             "output_sha256": output["sha256"],
         },
+        parts=tuple(
+            PartRequest(p["segment"], canonical_json(p["body"]), p["body_sha256"])
+            for p in stored.get("parts", ())
+        ),
     )
     return StoredRun(
         request=request,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -64,6 +65,10 @@ class RunOptions:
     #: The files the run reads (spec, vars files, exportspec.toml, the lock; the replayed
     #: record): neither the output nor its run record may replace one.
     inputs: tuple[Path, ...] = ()
+    #: A split export: parts sent at once (under a batch's gate, its bound), and whether
+    #: to reuse the parts an earlier, failed run kept (`run --resume`).
+    jobs: int = 2
+    resume: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +108,10 @@ def run(
     target = output_target(options)
     with _settings(options, messages) as settings:
         if options.dry_run:
-            text = format_dry_run(options.request, settings, target, sandbox=options.sandbox)
+            text = "".join(
+                format_dry_run(one, settings, target, sandbox=options.sandbox)
+                for one in _sent(options.request)
+            )
             return RunOutcome(dry_run_text=text)
         # A record needs a file to sit beside: not for stdout, /dev/null or a named pipe.
         wants_record = target is not None and not is_special_file(target)
@@ -111,7 +119,8 @@ def run(
             records.check_record_path(target)  # before the export, not after it
         if progress is None:
             progress = Progress(messages, live=messages is not None and messages.isatty())
-        result = export(
+        send = export if not options.request.parts else _split(options)
+        result = send(
             options.request,
             settings,
             target,
@@ -123,6 +132,23 @@ def run(
         )
     record = records.record_path_for(target) if target is not None and wants_record else None
     return RunOutcome(result=result, record=record)
+
+
+def _sent(request: ExportRequest) -> list[ExportRequest]:
+    """The requests a run sends: the one body, or each part's."""
+    if not request.parts:
+        return [request]
+    return [
+        dataclasses.replace(request, body=p.body, body_sha256=p.body_sha256, parts=())
+        for p in request.parts
+    ]
+
+
+def _split(options: RunOptions) -> Callable[..., RunResult]:
+    """`export` for a split request: its parts, then one assembled output."""
+    from exportspec.run.split import export_split
+
+    return functools.partial(export_split, jobs=options.jobs, resume=options.resume)
 
 
 def output_target(options: RunOptions) -> Path | None:

@@ -6,7 +6,8 @@ import hashlib
 import json
 from typing import Any
 
-from exportspec.spec.models import CompiledBody, RenderedSpec
+from exportspec.spec.models import CompiledBody, CompiledPart, RenderedSpec
+from exportspec.spec.split import part_body, split_segments
 
 
 def canonical_json(value: Any) -> bytes:
@@ -18,7 +19,13 @@ def canonical_json(value: Any) -> bytes:
 
 def compile_body(rendered: RenderedSpec) -> CompiledBody:
     """The body bytes and their sha256, with what a run record needs to reproduce them."""
-    body = canonical_json(rendered.data["export"])
+    export = rendered.data["export"]
+    body = canonical_json(export)
+    parts = tuple(
+        CompiledPart(segment, part, hashlib.sha256(part).hexdigest())
+        for segment in split_segments(rendered.data) or ()
+        for part in (canonical_json(part_body(export, segment)),)
+    )
     output = rendered.data.get("output") or {}
     path = output.get("path") if isinstance(output, dict) else None
     return CompiledBody(
@@ -30,5 +37,6 @@ def compile_body(rendered: RenderedSpec) -> CompiledBody:
         variables=dict(rendered.variables),
         now=rendered.now,
         output_path=str(path) if path is not None else None,
-        format=str(rendered.data["export"].get("format", "csv")),
+        format=str(export.get("format", "csv")),
+        parts=parts,
     )

@@ -28,6 +28,7 @@ def spec_schema(*, editor: bool) -> dict[str, Any]:
     export = spec["properties"]["export"]
     export.pop("$ref")
     export.update(body)
+    _split_supplies_segment_index(spec)
     if editor:
         spec["title"] += " (editor schema: templates allowed under export and output)"
         for key in ("export", "output"):
@@ -36,6 +37,43 @@ def spec_schema(*, editor: bool) -> dict[str, Any]:
             if name.startswith("body-"):
                 spec["$defs"][name] = _templatable(spec["$defs"][name])
     return spec
+
+
+def _split_supplies_segment_index(spec: dict[str, Any]) -> None:
+    """In one self-contained file, say what validation does with two: beside `split`, the
+    filter names no `segment_index` (each part's comes from the split) and `execution_time`
+    is required; without it, a segment filter needs its `segment_index`."""
+    flt = spec["properties"]["export"]["properties"]["filter"]
+    for rule in flt.get("allOf", []):
+        then = rule.get("then", {})
+        if "segment_index" in then.get("required", []):
+            then["required"] = [key for key in then["required"] if key != "segment_index"]
+    segment = {"properties": {"type": {"const": "segment"}}, "required": ["type"]}
+    spec.setdefault("allOf", []).append(
+        {
+            "description": "With `split`, the filter names no segment_index (the split "
+            "supplies it) and execution_time is required; without, a segment filter needs "
+            "its segment_index.",
+            "if": {"required": ["split"]},
+            "then": {
+                "properties": {
+                    "export": {
+                        "required": ["execution_time"],
+                        "properties": {"filter": {"not": {"required": ["segment_index"]}}},
+                    }
+                }
+            },
+            "else": {
+                "properties": {
+                    "export": {
+                        "properties": {
+                            "filter": {"if": segment, "then": {"required": ["segment_index"]}}
+                        }
+                    }
+                }
+            },
+        }
+    )
 
 
 def _rename_body_refs(node: Any) -> Any:

@@ -112,8 +112,21 @@ class RenderedSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CompiledPart:
+    """One part of a split spec: its body (the spec's, with `segment_index`) and sha256."""
+
+    segment: int
+    body: bytes
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledBody:
-    """The canonical request body of one spec, ready to send."""
+    """The canonical request body of one spec, ready to send.
+
+    A split spec (`parts` not empty) sends its parts instead: `body` is then what they
+    share, the rendered `export` without `segment_index`, which locks and plans diff.
+    """
 
     spec_path: Path
     spec_sha256: str
@@ -124,6 +137,12 @@ class CompiledBody:
     now: dt.datetime
     output_path: str | None
     format: str
+    parts: tuple[CompiledPart, ...] = ()
+
+    @property
+    def segments(self) -> tuple[int, ...]:
+        """The split's segments, in order; () for a spec that is not split."""
+        return tuple(part.segment for part in self.parts)
 
 
 @dataclass(frozen=True, slots=True)

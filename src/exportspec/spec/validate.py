@@ -26,6 +26,7 @@ from exportspec.spec.models import (
     is_template,
 )
 from exportspec.spec.rules import origin_of, semantic_checks, suggest
+from exportspec.spec.split import schema_view, split_checks
 
 _REQUIRED = re.compile(r"^'(?P<key>.+)' is a required property$")
 
@@ -39,12 +40,14 @@ def validate_document(
 ) -> list[Diagnostic]:
     """Check a (rendered) spec document; when not rendered, skip what templates would decide."""
     skip = set() if rendered else _template_paths(document.data)
+    checked = schema_view(data)  # a split spec: its first part, with the segment_index it needs
     diagnostics = [
         diagnostic
-        for diagnostic in schema_diagnostics(spec_validator(), document, data, origins=origins)
+        for diagnostic in schema_diagnostics(spec_validator(), document, checked, origins=origins)
         if not any(diagnostic.json_path[: len(p)] == p for p in skip)
     ]
     diagnostics += semantic_checks(document, data, origins or {}, skip)
+    diagnostics += split_checks(document, data)
     return sort_diagnostics(diagnostics)
 
 
