@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from exportspec.cli.boundary import print_diagnostics, writing_stdout
-from exportspec.cli.options import OUTPUT_FILE, render_options, require_file_name
+from exportspec.cli.options import OUTPUT_FILE, Destination, render_options, require_file_name
 from exportspec.errors import ExitCode, UsageError
 from exportspec.run.settings import (
     MAX_BYTES,
@@ -22,6 +22,7 @@ from exportspec.run.settings import (
 )
 
 if TYPE_CHECKING:
+    from exportspec.run.destinations import Location
     from exportspec.run.models import ExportRequest, StoredRun
     from exportspec.run.runner import RunOptions
 
@@ -126,13 +127,15 @@ def _common_options(function: F) -> F:
     "--output",
     type=OUTPUT_FILE,
     callback=require_file_name,
-    help="Export file, any path (`-` for stdout, no run record) [default: the spec's "
-    "output.path, else exports/NAME.csv|json, under the output root].",
+    help="Export file, any path or an object-store URL such as s3://BUCKET/KEY (`-` for "
+    "stdout, no run record) [default: the spec's output.path, else exports/NAME.csv|json, "
+    "under the output root].",
 )
 @click.option(
     "--output-root",
-    metavar="PATH",
-    help="Folder the spec's output.path is relative to and must stay inside [env "
+    metavar="PATH|URL",
+    help="Folder or object-store URL (s3://BUCKET/PREFIX, gs://, az://) the spec's "
+    "output.path is relative to and must stay inside [env "
     "EXPORTSPEC_OUTPUT_ROOT; else output_root in exportspec.toml; default: the working folder].",
 )
 @click.option(
@@ -157,14 +160,14 @@ def _common_options(function: F) -> F:
 )
 @click.option(
     "--batch-record",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=Destination(),
     metavar="FILE",
     help="Several specs: where the batch record goes [default: "
     "batches/STARTED.batch.json under the output root].",
 )
 @click.option(
     "--resume",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=Destination(exists=True),
     metavar="BATCH_RECORD",
     help="Run again the specs of BATCH_RECORD that did not succeed, at its now (unless "
     "--now), and update that record (unless --batch-record).",
@@ -177,13 +180,13 @@ def run(
     var_assignments: tuple[str, ...],
     vars_files: tuple[Path, ...],
     now: str | None,
-    output: Path | None,
+    output: Location | None,
     output_root: str | None,
     locked: bool,
     jobs: int,
     fail_fast: bool,
-    batch_record: Path | None,
-    resume: Path | None,
+    batch_record: Location | None,
+    resume: Location | None,
     dry_run: bool,
     sandbox: bool,
     quiet: bool,
@@ -275,18 +278,18 @@ def _run_batch(
     var_assignments: tuple[str, ...],
     vars_files: tuple[Path, ...],
     now: str | None,
-    output: Path | None,
+    output: Location | None,
     output_root: str | None,
     locked: bool,
     jobs: int,
     fail_fast: bool,
-    batch_record: Path | None,
+    batch_record: Location | None,
     dry_run: bool,
     sandbox: bool,
     quiet: bool,
     connection: dict[str, Any],
     carried: dict[Path, dict[str, Any]],
-    resume: Path | None,
+    resume: Location | None,
 ) -> None:
     """Several specs: prepare them all (usage errors end everything, exit 2, before anything
     is sent), then run them on worker threads and write the batch record."""
@@ -294,6 +297,7 @@ def _run_batch(
     from exportspec.gitops.inputs import project_for, render_inputs, undeclared_environment_vars
     from exportspec.gitops.project import output_root as resolve_output_root
     from exportspec.run.batch import Batch, default_record_name, prepare_batch, run_batch
+    from exportspec.run.destinations import location
     from exportspec.run.models import iso
 
     if not files:
@@ -345,14 +349,16 @@ def _run_batch(
     }
     batch = Batch(items, settings, iso(inputs.now))
     if batch_record is None:
-        root = Path(resolve_output_root(project, environment, output_root))
+        root = location(resolve_output_root(project, environment, output_root))
         batch_record = root / default_record_name(batch.started_at)
+    selected = project.environment(environment)
     run_batch(
         batch,
         jobs=jobs,
         fail_fast=fail_fast,
         messages=None if quiet else sys.stderr,
         record=batch_record,
+        storage_options={} if selected is None else selected.storage_options,
     )
     if not quiet:
         with contextlib.suppress(OSError):
@@ -362,7 +368,7 @@ def _run_batch(
 
 
 @click.command("rerun")
-@click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("record", type=Destination(exists=True))
 @click.option(
     "-o",
     "--output",
@@ -378,8 +384,8 @@ def _run_batch(
 @_common_options
 @connection_options
 def rerun(
-    record: Path,
-    output: Path | None,
+    record: Location,
+    output: Location | None,
     use_record_url: bool,
     dry_run: bool,
     sandbox: bool,
@@ -419,7 +425,7 @@ def rerun(
     _execute(options, quiet=quiet)
 
 
-def _default_rerun_output(record: Path, stored: StoredRun) -> Path:
+def _default_rerun_output(record: Location, stored: StoredRun) -> Location:
     """Beside the record, under the recorded file name: the record sits beside its output,
     and the recorded path was relative to wherever that run was started."""
     from exportspec.run.records import RECORD_SUFFIX
@@ -430,7 +436,8 @@ def _default_rerun_output(record: Path, stored: StoredRun) -> Path:
             return record.parent / name
     if record.name.endswith(RECORD_SUFFIX) and len(record.name) > len(RECORD_SUFFIX):
         return record.with_name(record.name.removesuffix(RECORD_SUFFIX))
-    return record.parent / f"{record.stem}.{_suffix(stored.request)}"
+    stem = record.name.rpartition(".")[0] or record.name
+    return record.parent / f"{stem}.{_suffix(stored.request)}"
 
 
 def _execute(options: RunOptions, *, quiet: bool) -> None:

@@ -21,9 +21,9 @@ from typing import Any, TextIO
 
 from exportspec.errors import ExitCode, ExportspecError, UsageError
 from exportspec.gitops.project import Project
+from exportspec.run.destinations import Location
 from exportspec.run.gate import Gate, Stopping
 from exportspec.run.models import RunResult, iso
-from exportspec.run.output import write_file
 from exportspec.run.runner import RunOptions, output_target
 from exportspec.run.runner import run as run_export
 from exportspec.run.settings import ConnectionFlags
@@ -60,7 +60,7 @@ class BatchItem:
     error: str | None = None
     result: RunResult | None = None
     seconds: float | None = None
-    output: Path | None = None
+    output: Location | None = None
     body_sha256: str | None = None
     attempts: int = 0
     #: A resumed batch's entry for a spec that had succeeded: kept as it was, not run.
@@ -138,7 +138,8 @@ def prepare_batch(
             item.error = exc.message or str(exc)
             continue
         if item.output is not None:
-            key = os.path.realpath(item.output)
+            output = item.output
+            key = os.path.realpath(output) if isinstance(output, Path) else str(output)
             if key in targets:
                 raise UsageError(
                     f"{targets[key]} and {spec} both write {item.output}: give each spec "
@@ -160,10 +161,12 @@ def run_batch(
     fail_fast: bool = False,
     messages: TextIO | None = None,
     gate: Gate | None = None,
-    record: Path | None = None,
+    record: Location | None = None,
+    storage_options: Mapping[str, object] | None = None,
 ) -> Batch:
     """Run every prepared item on `jobs` worker threads, sharing one `Gate`; write the batch
-    record to `record` at the end (also after Ctrl-C). Returns `batch`, filled in."""
+    record to `record` at the end (also after Ctrl-C; an object with `storage_options`).
+    Returns `batch`, filled in."""
     gate = gate or Gate(jobs)
     pending = [
         item
@@ -228,7 +231,7 @@ def run_batch(
     finally:
         batch.finished_at = dt.datetime.now(dt.UTC)
         if record is not None:
-            write_batch_record(batch, record)
+            write_batch_record(batch, record, storage_options)
     say(format_table(batch))
     return batch
 
@@ -337,24 +340,25 @@ def batch_record(batch: Batch) -> dict[str, Any]:
     }
 
 
-def load_batch_record(path: Path) -> dict[str, Any]:
+def load_batch_record(path: Location) -> dict[str, Any]:
     """Read a batch record for `run --resume`, checked against its schema (exit 1 if not)."""
     from dataclasses import replace
 
     from exportspec.errors import SpecInvalidError
+    from exportspec.run.records import read_location
     from exportspec.schemas import BATCH_RECORD_SCHEMA, schema_problems
-    from exportspec.spec.load import InputReadError, LoadError, read_bounded
+    from exportspec.spec.load import InputReadError, LoadError
     from exportspec.spec.load_json import load_json_bytes
     from exportspec.spec.models import Diagnostic
 
     try:
-        raw = read_bounded(path)
+        raw = read_location(path)
     except InputReadError as exc:
         raise SpecInvalidError(
             [Diagnostic(str(path), f"cannot read the batch record: {exc.reason}", None)]
         ) from None
     try:
-        document = load_json_bytes(raw, path)
+        document = load_json_bytes(raw, Path(str(path)))
     except LoadError as exc:
         message = f"not a batch record: {exc.diagnostic.message}"
         raise SpecInvalidError([replace(exc.diagnostic, message=message)]) from None
@@ -365,9 +369,15 @@ def load_batch_record(path: Path) -> dict[str, Any]:
     return data
 
 
-def write_batch_record(batch: Batch, path: Path) -> None:
-    """Write the batch record atomically (its folder created when missing)."""
+def write_batch_record(
+    batch: Batch, path: Location, storage_options: Mapping[str, object] | None = None
+) -> None:
+    """Write the batch record atomically (a file, its folder created when missing, or an
+    object)."""
+    from exportspec.run.records import write_location
+
     text = json.dumps(batch_record(batch), indent=2, ensure_ascii=False) + "\n"
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    write_file(path, text.encode("utf-8"))
+    if isinstance(path, Path):
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+    write_location(path, text.encode("utf-8"), storage_options)
