@@ -248,8 +248,10 @@ def _run_one(item: BatchItem, gate: Gate) -> None:
     except Stopping:
         item.status = "skipped"
     except Exception as exc:  # a bug: this spec fails, the others go on
+        from exportspec.run.destinations import scrub_store_secrets
+
         item.exit_code = int(ExitCode.SPEC_INVALID)
-        item.error = f"internal error: {type(exc).__name__}: {exc}"
+        item.error = scrub_store_secrets(f"internal error: {type(exc).__name__}: {exc}")
     else:
         item.status = "succeeded"
         item.exit_code = 0
