@@ -17,7 +17,13 @@ spec). The target is exportspec's marginal throughput (>= 300 MB/s, sha256, row 
 and fsync on) and a peak RSS under 64 MiB that stays flat across sizes; the ratio to curl
 is for information.
 
-    python benchmarks/download.py [--rounds 5] [--sizes 100,1000]   # sizes in MB
+The S3 column (with `exportspec[s3]` and `moto[server]` installed; `--s3-rounds 0` skips
+it): the same exports streamed by `exportspec run -o s3://...` into moto's S3-compatible
+server on 127.0.0.1, run in this process (so the child's peak RSS is the client's alone),
+with 8 MiB parts. Target: client peak RSS < 128 MiB and flat from 100 MB to 1 GB; the
+throughput is moto's as much as ours (a Python server holding the object in memory).
+
+    python benchmarks/download.py [--rounds 5] [--s3-rounds 2] [--sizes 100,1000]   # MB
 """
 
 from __future__ import annotations
@@ -100,9 +106,63 @@ def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, 
     return wall, usage.ru_maxrss / 1024
 
 
+def s3_column(
+    sizes: list[int],
+    files: dict[str, Path],
+    base: str,
+    env: dict[str, str],
+    work: Path,
+    rounds: int,
+) -> None:
+    """Each size streamed to a local S3-compatible server: seconds, MB/s, client peak RSS."""
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+
+    store = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    store.start()
+    host, port = store.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench-secret"}
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **keys)
+    client.create_bucket(Bucket="bench")
+    env = {**env, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench-secret",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint,
+           "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+    print("\n| size | exportspec -> S3 s (median) | MB/s | client peak RSS |")
+    print("|---|---|---|---|")
+    peaks = []
+    for size in sizes:
+        token = f"s{size}"
+        nbytes = files[token].stat().st_size
+        target = f"s3://bench/{token}.csv"
+        ours = [sys.executable, "-m", "exportspec", "run", "bench.yaml", "-o", target,
+                "-q", "--base-url", base, "--project-token", token]  # fmt: skip
+        times, rss = [], []
+        for _ in range(rounds):
+            wall, peak = measure(ours, env, work)
+            times.append(wall)
+            rss.append(peak)
+            head = client.head_object(Bucket="bench", Key=f"{token}.csv")
+            assert head["ContentLength"] == nbytes, "object size differs"
+            client.delete_objects(Bucket="bench", Delete={"Objects": [
+                {"Key": f"{token}.csv"}, {"Key": f"{token}.csv.run.json"}]})  # fmt: skip
+        median = statistics.median(times)
+        peaks.append(max(rss))
+        print(f"| {nbytes / 1e6:,.0f} MB | {median:.2f} | {nbytes / 1e6 / median:,.0f} "
+              f"| {max(rss):.1f} MiB |", flush=True)  # fmt: skip
+    print(f"S3 client peak RSS {min(peaks):.1f}-{max(peaks):.1f} MiB across sizes "
+          "(target < 128, flat)")  # fmt: skip
+    store.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--s3-rounds", type=int, default=2)
     parser.add_argument("--sizes", default="100,1000", help="comma-separated sizes in MB")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -181,6 +241,8 @@ def main() -> None:
             )
             low, high = min(peaks.values()), max(peaks.values())
             print(f"exportspec peak RSS {low:.1f}-{high:.1f} MiB across sizes (target < 64, flat)")
+        if args.s3_rounds > 0:
+            s3_column(sizes, files, base, env, work, args.s3_rounds)
         server.shutdown()
     finally:
         shutil.rmtree(work)

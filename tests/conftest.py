@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -10,6 +11,20 @@ import pytest
 from click.testing import CliRunner
 
 from exportspec.cli import main
+
+# No test reaches a cloud store: the AWS SDK asks no instance-metadata endpoint for
+# credentials, and the host's own credentials and profiles are not read (child processes
+# inherit this). Tests that need a store start one on 127.0.0.1 (tests/destinations).
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+for _name in (
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+):
+    os.environ.pop(_name, None)
+os.environ["AWS_CONFIG_FILE"] = os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ from exportspec.errors import (
     TransientError,
     UsageError,
 )
+from exportspec.run.destinations import Location
 from exportspec.spec.models import CompiledPart, Diagnostic
 
 __all__ = [
@@ -118,11 +119,11 @@ class RunResult:
 
     #: The spec's `name`.
     name: str
-    #: The export file.
-    output: Path
+    #: The export file, or object (`ObjectUrl`, `str()` gives its URL).
+    output: Location
     #: The run record beside it (`OUTPUT.run.json`); None when the output is a special
     #: file such as /dev/null, which gets no record.
-    record: Path | None
+    record: Location | None
     #: Rows exported (CSV data lines, or JSON rows).
     rows: int
     #: Size of the export file.
@@ -204,7 +205,8 @@ def run_spec(
     """Compile the spec at `path`, send it, and stream the export to a file, as
     `exportspec run` does; the run record is written beside it.
 
-    `output` names the export file itself (as `-o`); without it the spec's `output.path`
+    `output` names the export file itself (as `-o`; a URL such as `s3://bucket/key` is an
+    object, docs/destinations.md); without it the spec's `output.path`
     (else `exports/NAME.csv|json`) lands under `output_root`, else EXPORTSPEC_OUTPUT_ROOT,
     else the project's output root, else the working folder. `sandbox` runs against an
     in-process emulator (no credentials needed). `base_url`, `project_token`, `retries`,
@@ -215,11 +217,12 @@ def run_spec(
     missing credentials: nothing was sent), RefusedError (4), TransientError (5).
     """
     from exportspec.gitops.inputs import project_for, undeclared_environment_vars
+    from exportspec.run.destinations import location
     from exportspec.run.runner import run
     from exportspec.run.spec_run import prepare_run
 
     spec = spec_file(path)
-    target = None if output is None else Path(output)
+    target = None if output is None else location(os.fspath(output), "output")
     if target is not None and str(target) == "-":
         raise UsageError("output '-' (stdout) is not for the Python API: name a file")
     if sandbox and (base_url is not None or project_token is not None):

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from exportspec.api_args import NowArg, PathArg, connection_flags, render_inputs_for
 from exportspec.errors import UsageError
+from exportspec.run.destinations import Location
 from exportspec.run.settings import ConnectionFlags
 
 if TYPE_CHECKING:
@@ -36,9 +37,9 @@ class SpecOutcome:
     exit_code: int | None
     #: The failure's message.
     error: str | None
-    #: The export file, and its run record beside it.
-    output: Path | None
-    record: Path | None
+    #: The export file (or object), and its run record beside it.
+    output: Location | None
+    record: Location | None
     rows: int | None
     bytes: int | None
     #: sha256 (hex) of the export file, and of the body sent.
@@ -55,7 +56,7 @@ class BatchResult:
     #: The most severe of the specs' exit codes (0: all succeeded), as the CLI exits.
     exit_code: int
     #: The batch record (None when nothing ran).
-    record: Path | None
+    record: Location | None
     #: The moment the specs were rendered at, in UTC.
     now: dt.datetime | None
 

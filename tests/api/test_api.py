@@ -372,8 +372,8 @@ def test_run_spec_works_from_threads(tmp_path: Path) -> None:
     assert sorted(results) == [0, 1, 2]
     for segment, result in results.items():
         assert result.output == Path(f"out/with-output-{segment}.csv")
-        assert result.output.is_file()
-        assert result.record is not None and result.record.is_file()
+        assert isinstance(result.output, Path) and result.output.is_file()
+        assert isinstance(result.record, Path) and result.record.is_file()
 
 
 def test_no_signal_handler_is_installed(tmp_path: Path) -> None:

@@ -54,10 +54,10 @@ def test_run_specs_exports_what_exportspec_run_exports(tmp_path: Path, run_cli: 
     ]
     for outcome, cli_spec in zip(result.specs, cli_record["specs"], strict=True):
         assert outcome.status == "succeeded"
-        assert outcome.output is not None and outcome.output.is_relative_to("api")
+        assert isinstance(outcome.output, Path) and outcome.output.is_relative_to("api")
         assert outcome.sha256 == cli_spec["sha256"]
         assert outcome.rows == cli_spec["rows"] > 0
-        assert outcome.record is not None and outcome.record.is_file()
+        assert isinstance(outcome.record, Path) and outcome.record.is_file()
         assert outcome.output.read_bytes() == Path(cli_spec["output"]).read_bytes()
 
 
@@ -116,7 +116,7 @@ def test_apply_runs_what_changed_since_a_revision(tmp_path: Path, run_cli: RunCl
 
     result = api.apply(since="HEAD~1", sandbox=True)
     assert [(o.path.name, o.status) for o in result.specs] == [("all-customers.yaml", "succeeded")]
-    assert result.record is not None
+    assert isinstance(result.record, Path)
     assert json.loads(result.record.read_text())["command"] == "apply"
     again = api.apply(since="HEAD", sandbox=True)
     assert again.specs == () and again.record is None and again.ok

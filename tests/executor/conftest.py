@@ -18,11 +18,12 @@ import struct
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
@@ -244,3 +245,70 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 def python_cmd(*args: str) -> Sequence[str]:
     return [sys.executable, "-m", "exportspec", *args]
+
+
+# --- a local S3-compatible store (moto's server) ------------------------------------------
+
+#: The store's dummy secret: like ours, it must never appear in any output.
+STORE_SECRET = "store-Secret-0123456789-never-print"
+
+
+@dataclass
+class Store:
+    """moto's S3 server on 127.0.0.1, and a boto3 client to look at what a run left."""
+
+    endpoint: str
+    client: Any
+
+    def bucket(self) -> str:
+        """A new, empty bucket of this test's own."""
+        name = f"b-{uuid.uuid4().hex[:20]}"
+        self.client.create_bucket(Bucket=name)
+        return name
+
+    def keys(self, bucket: str) -> list[str]:
+        listed = self.client.list_objects_v2(Bucket=bucket).get("Contents", [])
+        return sorted(item["Key"] for item in listed)
+
+    def get(self, bucket: str, key: str) -> bytes:
+        data: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return data
+
+    def uploads(self, bucket: str) -> list[str]:
+        """Multipart uploads in progress (neither completed nor aborted)."""
+        found = self.client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+        return [item["Key"] for item in found]
+
+
+def store_env(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": "store-key-id",
+        "AWS_SECRET_ACCESS_KEY": STORE_SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+    }
+
+
+@pytest.fixture(scope="session")
+def _moto_server() -> Iterator[str]:
+    """One server per test process (xdist worker), on a free loopback port."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def store(_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """The store's credentials and endpoint in the environment (`AWS_ENDPOINT_URL`), small
+    upload parts (5 MiB, S3's least) so a small export still has several."""
+    import boto3
+
+    for name, value in store_env(_moto_server).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("EXPORTSPEC_PART_SIZE", str(5 * 2**20))
+    client = boto3.client("s3", endpoint_url=_moto_server, region_name="us-east-1")
+    return Store(_moto_server, client)

@@ -149,7 +149,7 @@ def test_an_empty_variable_counts_as_unset(
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ("s3://bucket/prefix", "local folders only"),
+        ("ftp://host/prefix", "not a destination exportspec can write"),
         ("a-file", "is not a folder"),
     ],
 )
@@ -477,11 +477,11 @@ def test_an_api_caller_cannot_leave_the_root_either(server: ScriptServer, tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_object_store_root_from_the_flag_is_a_configuration_error_too(
+def test_an_unknown_scheme_from_the_flag_is_a_configuration_error_too(
     run_cli: RunCli, server: ScriptServer, tmp_path: Path
 ) -> None:
     spec = write_spec(tmp_path / "specs")
-    code, stderr = run_spec(run_cli, server, str(spec), "--output-root", "s3://bucket/prefix")
+    code, stderr = run_spec(run_cli, server, str(spec), "--output-root", "sftp://host/prefix")
     assert code == 3, stderr
-    assert "local folders only" in stderr
+    assert "unknown scheme sftp://" in stderr
     assert server.count == 0

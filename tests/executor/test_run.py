@@ -102,6 +102,7 @@ def test_csv_export_streams_to_file_and_writes_a_full_record(
         "bytes": len(CSV),
         "sha256": hashlib.sha256(CSV).hexdigest(),
         "rows": 3,
+        "version_id": None,
     }
     assert record["started_at"] <= record["finished_at"]
     assert record["rerun_of"] is None

@@ -84,6 +84,7 @@ def test_the_schema_describes_every_field_a_record_has(tmp_path: Path) -> None:
 def test_a_written_record_reads_back_for_a_rerun(tmp_path: Path) -> None:
     result = _result(tmp_path / "out.csv")
     path = write_run_record(result)
+    assert isinstance(path, Path)
     stored = load_run_record(path)
     assert stored.request.body == result.request.body
     assert stored.request.body_sha256 == result.request.body_sha256

@@ -22,6 +22,7 @@ from exportspec.terminal import printable
 
 if TYPE_CHECKING:
     from exportspec.gitops.apply import ApplyPlan
+    from exportspec.run.destinations import Location
     from exportspec.spec.variables import RenderInputs
 
 
@@ -38,9 +39,10 @@ if TYPE_CHECKING:
 @variable_options
 @click.option(
     "--output-root",
-    metavar="PATH",
-    help="Folder the specs' output.path is relative to [env EXPORTSPEC_OUTPUT_ROOT; else "
-    "output_root in exportspec.toml; default: the working folder].",
+    metavar="PATH|URL",
+    help="Folder or object-store URL (s3://BUCKET/PREFIX, gs://, az://) the specs' "
+    "output.path is relative to [env EXPORTSPEC_OUTPUT_ROOT; else output_root in "
+    "exportspec.toml; default: the working folder].",
 )
 @batch_options
 @send_options
@@ -55,7 +57,7 @@ def apply(
     jobs: int,
     rate: float | None,
     fail_fast: bool,
-    batch_record: Path | None,
+    batch_record: Location | None,
     output_format: str,
     dry_run: bool,
     sandbox: bool,

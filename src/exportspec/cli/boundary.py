@@ -119,7 +119,7 @@ def error_boundary(
     except ExportspecError as exc:
         print_diagnostics(exc.diagnostics)
         if exc.message:
-            click.echo(f"Error: {printable_lines(exc.message)}", err=True)
+            click.echo(f"Error: {printable_lines(_scrubbed(exc.message))}", err=True)
         raise SystemExit(exc.exit_code) from None
     except Stopped as exc:
         click.echo(STOPPING.get(exc.signum, "Stopped."), err=True)
@@ -137,11 +137,18 @@ def error_boundary(
     except Exception as exc:  # a bug of ours: say so in one line unless asked for more
         _traceback(show_traceback)
         click.echo(
-            f"Error: internal error: {printable(f'{type(exc).__name__}: {exc}')}\n"
+            f"Error: internal error: {printable(_scrubbed(f'{type(exc).__name__}: {exc}'))}\n"
             "hint: run again with `exportspec --traceback ...` and report it",
             err=True,
         )
         raise SystemExit(ExitCode.SPEC_INVALID) from None
+
+
+def _scrubbed(message: str) -> str:
+    """`message` without the object store's credentials (a backend's error may hold them)."""
+    from exportspec.run.destinations import scrub_store_secrets
+
+    return scrub_store_secrets(message)
 
 
 def _traceback(show: bool) -> None:

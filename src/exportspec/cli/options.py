@@ -13,16 +13,34 @@ F = TypeVar("F", bound=Callable[..., Any])
 OUTPUT_FORMATS = ("text", "json", "github", "junit", "sarif")
 
 
-#: An output file for -o: `-` is stdout.
-OUTPUT_FILE = click.Path(dir_okay=False, allow_dash=True, path_type=Path)
+class Destination(click.Path):
+    """A file, `-`, or an object-store URL (`s3://bucket/key`): a URL is parsed (a known
+    scheme and a bucket, else exit 3) and never becomes a local folder named `s3:`."""
+
+    def __init__(self, *, exists: bool = False) -> None:
+        super().__init__(exists=exists, dir_okay=False, allow_dash=not exists, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from exportspec.run.destinations import ObjectUrl, is_url, local_path
+
+        if isinstance(value, str) and is_url(value):
+            source = param.get_error_hint(ctx) if param is not None and ctx is not None else ""
+            return ObjectUrl.parse(value, source or "the destination")
+        if isinstance(value, str):
+            value = local_path(value)
+        return super().convert(value, param, ctx)
 
 
-def require_file_name(
-    ctx: click.Context, param: click.Parameter, value: Path | None
-) -> Path | None:
+#: An output file for -o: `-` is stdout; a URL is an object.
+OUTPUT_FILE = Destination()
+
+
+def require_file_name(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """-o "" would mean the working folder: say so instead of failing on a rename."""
-    if value is not None and str(value) in ("", "."):
+    if isinstance(value, Path) and str(value) in ("", "."):
         raise click.BadParameter("needs a file name (or `-` for stdout)")
+    if value is not None and not isinstance(value, Path) and not value.key:
+        raise click.BadParameter(f"{value} names a bucket: add the object's key")
     return value
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from exportspec.cli.boundary import print_diagnostics, writing_stdout
-from exportspec.cli.options import OUTPUT_FILE, render_options, require_file_name
+from exportspec.cli.options import OUTPUT_FILE, Destination, render_options, require_file_name
 from exportspec.cli.run_options import (
     batch_options,
     connection_options,
@@ -29,6 +29,7 @@ from exportspec.run.settings import (
 if TYPE_CHECKING:
     from exportspec.run.batch import BatchSettings
     from exportspec.run.batch_record import StoredBatch
+    from exportspec.run.destinations import Location
     from exportspec.run.models import ExportRequest, StoredRun
     from exportspec.run.runner import RunOptions
 
@@ -48,13 +49,15 @@ F = TypeVar("F", bound=Callable[..., Any])
     "--output",
     type=OUTPUT_FILE,
     callback=require_file_name,
-    help="Export file, any path (`-` for stdout, no run record) [default: the spec's "
-    "output.path, else exports/NAME.csv|json, under the output root].",
+    help="Export file, any path or an object-store URL such as s3://BUCKET/KEY (`-` for "
+    "stdout, no run record) [default: the spec's output.path, else exports/NAME.csv|json, "
+    "under the output root].",
 )
 @click.option(
     "--output-root",
-    metavar="PATH",
-    help="Folder the spec's output.path is relative to and must stay inside [env "
+    metavar="PATH|URL",
+    help="Folder or object-store URL (s3://BUCKET/PREFIX, gs://, az://) the spec's "
+    "output.path is relative to and must stay inside [env "
     "EXPORTSPEC_OUTPUT_ROOT; else output_root in exportspec.toml; default: the working folder].",
 )
 @click.option(
@@ -66,7 +69,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 )
 @click.option(
     "--resume",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=Destination(exists=True),
     metavar="BATCH_RECORD",
     help="Run again the specs of BATCH_RECORD that did not succeed, at its now (unless "
     "--now), and update that record (unless --batch-record); or, given a split run's "
@@ -81,14 +84,14 @@ def run(
     var_assignments: tuple[str, ...],
     vars_files: tuple[Path, ...],
     now: str | None,
-    output: Path | None,
+    output: Location | None,
     output_root: str | None,
     locked: bool,
-    resume: Path | None,
+    resume: Location | None,
     jobs: int,
     rate: float | None,
     fail_fast: bool,
-    batch_record: Path | None,
+    batch_record: Location | None,
     output_format: str,
     dry_run: bool,
     sandbox: bool,
@@ -114,8 +117,8 @@ def run(
     from exportspec.spec.load import iter_spec_files
 
     resumed = None
-    split_resume = resume is not None and _is_split_resume(resume)
-    if resume is not None and split_resume:
+    split_resume = isinstance(resume, Path) and _is_split_resume(resume)
+    if isinstance(resume, Path) and split_resume:
         from exportspec.run.split import load_resume_state
 
         if specs:
@@ -197,7 +200,7 @@ def _run_batch(
     files: list[Path],
     settings: BatchSettings,
     now: str | None,
-    record: Path | None,
+    record: Location | None,
     resumed: StoredBatch | None,
     output_format: str,
     quiet: bool,
@@ -229,7 +232,7 @@ def _run_batch(
 
 
 @click.command("rerun")
-@click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("record", type=Destination(exists=True))
 @click.option(
     "-o",
     "--output",
@@ -245,8 +248,8 @@ def _run_batch(
 @send_options
 @connection_options
 def rerun(
-    record: Path,
-    output: Path | None,
+    record: Location,
+    output: Location | None,
     use_record_url: bool,
     dry_run: bool,
     sandbox: bool,
@@ -286,7 +289,7 @@ def rerun(
     _execute(options, quiet=quiet)
 
 
-def _default_rerun_output(record: Path, stored: StoredRun) -> Path:
+def _default_rerun_output(record: Location, stored: StoredRun) -> Location:
     """Beside the record, under the recorded file name: the record sits beside its output,
     and the recorded path was relative to wherever that run was started."""
     from exportspec.run.records import RECORD_SUFFIX
@@ -297,7 +300,8 @@ def _default_rerun_output(record: Path, stored: StoredRun) -> Path:
             return record.parent / name
     if record.name.endswith(RECORD_SUFFIX) and len(record.name) > len(RECORD_SUFFIX):
         return record.with_name(record.name.removesuffix(RECORD_SUFFIX))
-    return record.parent / f"{record.stem}.{_suffix(stored.request)}"
+    stem = record.name.rpartition(".")[0] or record.name
+    return record.parent / f"{stem}.{_suffix(stored.request)}"
 
 
 def _execute(options: RunOptions, *, quiet: bool) -> None:

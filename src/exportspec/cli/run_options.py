@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from exportspec.cli.boundary import writing_stdout
+from exportspec.cli.options import Destination
 from exportspec.errors import ExitCode, ReportedFailure
 from exportspec.run.settings import MAX_BYTES, MAX_RETRIES, MAX_SECONDS
 
@@ -137,7 +137,7 @@ def batch_options(function: F) -> F:
         ),
         click.option(
             "--batch-record",
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=Destination(),
             metavar="FILE",
             help="Several specs: where the batch record goes [default: "
             "batches/STARTED.batch.json under the output root].",

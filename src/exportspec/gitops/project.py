@@ -16,8 +16,6 @@ from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument
 PROJECT_FILE = "exportspec.toml"
 DEFAULT_LOCKFILE = "exportspec.lock"
 ENV_OUTPUT_ROOT = "EXPORTSPEC_OUTPUT_ROOT"
-#: `scheme://...`: an object-store URL, which this version cannot write to.
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 #: The `propertyNames` pattern of `environments` in schemas/project.schema.json, and its words.
 ENVIRONMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -41,8 +39,10 @@ class Environment:
     base_url: str | None = None
     project_token: str | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
-    #: `output_root` as written (relative to the project file's folder).
+    #: `output_root` as written (relative to the project file's folder, or a URL).
     output_root: str | None = None
+    #: fsspec options for an object-store destination (`storage_options`), as written.
+    storage_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +118,7 @@ def load_project(start: Path) -> Project:
             env.get("project_token"),
             env.get("vars", {}),
             env.get("output_root"),
+            env.get("storage_options", {}),
         )
         for name, env in data.get("environments", {}).items()
     }
@@ -133,6 +134,11 @@ def load_project(start: Path) -> Project:
     )
     if project.default_environment is not None:
         project.environment(None)  # an unknown default is an error now, not at first use
+    from exportspec.run.destinations import check_storage_options
+
+    for env in environments.values():
+        where = f"environments.{env.name}.storage_options in {path}"
+        check_storage_options(env.storage_options, where)
     return project
 
 
@@ -148,8 +154,12 @@ def output_root(
     Precedence, highest first: `--output-root` (`flag`), `EXPORTSPEC_OUTPUT_ROOT`, the
     selected environment's `output_root`, `[project] output_root`, the working folder. The
     flag and the variable are relative to the working folder, the file's values to the
-    file's folder. One string, resolved here only: a later version takes object-store URLs.
+    file's folder. An object-store URL (`s3://bucket/prefix`, docs/destinations.md) is
+    checked (a known scheme, a bucket) and returned without a trailing `/`; `file://` is a
+    local folder. Nothing here imports fsspec.
     """
+    from exportspec.run.destinations import ObjectUrl, is_url, local_path
+
     env = os.environ if environ is None else environ
     here = Path.cwd()
     file = project.file or PROJECT_FILE
@@ -167,11 +177,9 @@ def output_root(
         error = UsageError if source == "--output-root" else ConfigError
         if not value or "\0" in value:
             raise error(f"{source} must name a folder")
-        if _URL.match(value):  # a destination this version cannot write: configuration
-            raise ConfigError(
-                f"{source} is {value!r}: this version writes outputs to local folders only"
-            )
-        return os.path.normpath(base / value)  # `base` is absolute; symlinks are kept
+        if is_url(value):
+            return str(ObjectUrl.parse(value, source))
+        return os.path.normpath(base / local_path(value))  # `base` is absolute; symlinks are kept
     return str(here)
 
 

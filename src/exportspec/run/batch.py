@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from exportspec.errors import ExitCode, ExportspecError, UsageError
 from exportspec.gitops.project import Project
+from exportspec.run.destinations import Location
 from exportspec.run.display import Progress
 from exportspec.run.gate import Gate, Stopping
 from exportspec.run.models import ExportRequest, RunResult
@@ -116,7 +117,7 @@ class BatchItem:
     error: str | None = None
     result: RunResult | None = None
     seconds: float | None = None
-    output: Path | None = None
+    output: Location | None = None
     body_sha256: str | None = None
     #: What is sent (for the batch record, so a resume sends the same bytes).
     request: ExportRequest | None = None
@@ -139,7 +140,7 @@ class Batch:
     command: str = "run"
     git_commit: str | None = None
     lock_sha256: str | None = None
-    record_path: Path | None = None
+    record_path: Location | None = None
 
     @property
     def exit_code(self) -> int:
@@ -205,7 +206,8 @@ def prepare_batch(
             item.error = exc.message or str(exc)
             continue
         if item.output is not None:
-            key = os.path.realpath(item.output)
+            output = item.output
+            key = os.path.realpath(output) if isinstance(output, Path) else str(output)
             if key in targets:
                 raise UsageError(
                     f"{targets[key]} and {spec} both write {item.output}: give each spec "
@@ -302,8 +304,10 @@ def _run_one(item: BatchItem, gate: Gate, display: BatchDisplay | None) -> None:
     except Stopping:
         item.status = "skipped"
     except Exception as exc:  # a bug: this spec fails, the others go on
+        from exportspec.run.destinations import scrub_store_secrets
+
         item.exit_code = int(ExitCode.SPEC_INVALID)
-        item.error = f"internal error: {type(exc).__name__}: {exc}"
+        item.error = scrub_store_secrets(f"internal error: {type(exc).__name__}: {exc}")
     else:
         item.status = "succeeded"
         item.exit_code = 0

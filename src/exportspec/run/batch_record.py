@@ -18,8 +18,8 @@ from typing import Any
 
 from exportspec.errors import SpecInvalidError
 from exportspec.run.batch import Batch, BatchItem
+from exportspec.run.destinations import Location, ObjectUrl, list_objects
 from exportspec.run.models import ExportRequest, PartRequest, iso
-from exportspec.run.output import write_file
 from exportspec.spec.models import Diagnostic
 
 BATCH_RECORD_VERSION = 1
@@ -31,7 +31,7 @@ BATCH_FOLDER = "batches"
 class StoredBatch:
     """A batch record read back: its document, and per spec path what it holds."""
 
-    path: Path
+    path: Location
     data: Mapping[str, Any]
 
     @property
@@ -58,12 +58,18 @@ class StoredBatch:
         )
 
 
-def records_in(folder: Path) -> list[Path]:
-    """The batch records in `folder` (none when it cannot be listed)."""
+def records_in(
+    folder: Location, storage_options: Mapping[str, object] | None = None
+) -> list[Location]:
+    """The batch records in `folder`, a local folder (none when it cannot be listed) or an
+    object-store prefix."""
+    if isinstance(folder, ObjectUrl):
+        return list(list_objects(folder, BATCH_SUFFIX, storage_options or {}))
     try:
-        return sorted(folder.glob(f"*{BATCH_SUFFIX}"))
+        found: list[Location] = [*sorted(folder.glob(f"*{BATCH_SUFFIX}"))]
     except OSError:
         return []
+    return found
 
 
 def default_record_name(started: dt.datetime) -> str:
@@ -154,29 +160,38 @@ def batch_record(batch: Batch) -> dict[str, Any]:
     }
 
 
-def write_batch_record(batch: Batch, path: Path) -> None:
-    """Write the batch record atomically (its folder created when missing)."""
+def write_batch_record(
+    batch: Batch, path: Location, storage_options: Mapping[str, object] | None = None
+) -> None:
+    """Write the batch record whole or not at all: a file (its folder created when
+    missing) or an object."""
+    from exportspec.run.records import write_location
+
     text = json.dumps(batch_record(batch), indent=2, ensure_ascii=False) + "\n"
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    write_file(path, text.encode("utf-8"))
+    if isinstance(path, Path):
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+    write_location(path, text.encode("utf-8"), storage_options)
 
 
-def load_batch_record(path: Path) -> StoredBatch:
+def load_batch_record(
+    path: Location, storage_options: Mapping[str, object] | None = None
+) -> StoredBatch:
     """Read a batch record, checked against its schema and each stored body against its
     sha256 (exit 1 when not)."""
+    from exportspec.run.records import read_location
     from exportspec.schemas import BATCH_RECORD_SCHEMA, schema_problems
-    from exportspec.spec.load import InputReadError, LoadError, read_bounded
+    from exportspec.spec.load import InputReadError, LoadError
     from exportspec.spec.load_json import load_json_bytes
 
     try:
-        raw = read_bounded(path)
+        raw = read_location(path, storage_options)
     except InputReadError as exc:
         raise SpecInvalidError(
             [Diagnostic(str(path), f"cannot read the batch record: {exc.reason}", None)]
         ) from None
     try:
-        document = load_json_bytes(raw, path)
+        document = load_json_bytes(raw, Path(str(path)))
     except LoadError as exc:
         message = f"not a batch record: {exc.diagnostic.message}"
         raise SpecInvalidError([replace(exc.diagnostic, message=message)]) from None
@@ -201,14 +216,19 @@ def load_batch_record(path: Path) -> StoredBatch:
 
 
 def find_applied(
-    records: Sequence[Path], *, commit: str | None, lock_sha256: str | None, environment: str | None
+    records: Sequence[Location],
+    *,
+    storage_options: Mapping[str, object] | None = None,
+    commit: str | None,
+    lock_sha256: str | None,
+    environment: str | None,
 ) -> StoredBatch | None:
     """The newest of `records` that is the batch record of an `apply` at the same commit, lock and
     environment; records that cannot be read are passed over."""
     found: list[StoredBatch] = []
     for path in records:
         try:
-            stored = load_batch_record(path)
+            stored = load_batch_record(path, storage_options)
         except SpecInvalidError:
             continue
         if stored.matches(commit=commit, lock_sha256=lock_sha256, environment=environment):

@@ -25,9 +25,11 @@ from exportspec.run.batch_record import (
     BATCH_SUFFIX,
     StoredBatch,
     default_record_name,
+    records_in,
     stored_request,
     write_batch_record,
 )
+from exportspec.run.destinations import Location, ObjectUrl, location
 from exportspec.run.gate import Gate
 from exportspec.run.models import iso
 from exportspec.run.runner import RunOptions
@@ -49,6 +51,7 @@ def resumed_specs(
     carried = stored.succeeded()
     again: dict[Path, RunOptions] = {}
     defaults = project_defaults(project, settings.environment)
+    options = storage_options(project, settings.environment)
     for entry in stored.specs():
         spec = Path(entry["path"])
         request = stored_request(entry)
@@ -56,11 +59,12 @@ def resumed_specs(
             continue
         again[spec] = RunOptions(
             request,
-            Path(entry["output"]),
+            location(entry["output"], f"the batch record {stored.path}"),
             settings.flags,
             sandbox=settings.sandbox,
             dry_run=settings.dry_run,
             project_defaults=defaults,
+            storage_options=options,
             inputs=(spec, stored.path),
         )
     return carried, again
@@ -74,7 +78,7 @@ def execute_batch(
     inputs: RenderInputs,
     resumed: StoredBatch | None = None,
     command: str = "run",
-    record: Path | None = None,
+    record: Location | None = None,
     display: BatchDisplay | None = None,
     warn: Callable[[Sequence[Diagnostic]], None] = lambda _: None,
     all_or_none: bool = False,
@@ -121,28 +125,45 @@ def execute_batch(
         return batch
     if record is None and resumed is not None:
         record = resumed.path
+    options = storage_options(project, settings.environment)
     if record is None:
-        root = Path(resolve_output_root(project, settings.environment, settings.output_root))
-        record = _free(root / default_record_name(batch.started_at))
-    batch.record_path = record
-    _check_record_place(record)
+        root = location(resolve_output_root(project, settings.environment, settings.output_root))
+        record = _free(root / default_record_name(batch.started_at), options)
+    batch.record_path = where = record
+    _check_record_place(where)
     run_batch(
         batch,
         jobs=settings.jobs,
         fail_fast=settings.fail_fast,
         display=display,
         gate=Gate(settings.jobs, rate=settings.rate),
-        write_record=lambda done: write_batch_record(done, record),
+        write_record=lambda done: write_batch_record(done, where, options),
     )
     return batch
 
 
-def _free(record: Path) -> Path:
+def storage_options(project: Project, environment: str | None) -> Mapping[str, object]:
+    """The selected environment's `storage_options`, for records at a destination."""
+    selected = project.environment(environment)
+    return {} if selected is None else selected.storage_options
+
+
+def _free(record: Location, options: Mapping[str, object]) -> Location:
     """`record`, or `NAME-2.batch.json`, ... when a batch that started in the same second
     already wrote there."""
+    if isinstance(record, ObjectUrl):
+        taken = {str(url) for url in records_in(record.parent, options)}
+
+        def exists(candidate: Location) -> bool:
+            return str(candidate) in taken
+    else:
+
+        def exists(candidate: Location) -> bool:
+            return isinstance(candidate, Path) and candidate.exists()
+
     number = 1
     candidate = record
-    while candidate.exists():
+    while exists(candidate):
         number += 1
         candidate = record.with_name(
             record.name.removesuffix(BATCH_SUFFIX) + f"-{number}{BATCH_SUFFIX}"
@@ -150,8 +171,11 @@ def _free(record: Path) -> Path:
     return candidate
 
 
-def _check_record_place(record: Path) -> None:
-    """Before anything is sent: the batch record's place is not a folder, nor unwritable."""
+def _check_record_place(record: Location) -> None:
+    """Before anything is sent: the batch record's place is not a folder, nor unwritable.
+    (An object's place was checked with its output root.)"""
+    if isinstance(record, ObjectUrl):
+        return
     if record.is_dir():
         raise ConfigError(f"the batch record {record} is a folder: name a file")
     try:
@@ -169,7 +193,7 @@ def apply_changes(
     since: str,
     project: Project,
     inputs_at: Callable[[str | None], RenderInputs],
-    record: Path | None = None,
+    record: Location | None = None,
     display: BatchDisplay | None = None,
     warn: Callable[[Sequence[Diagnostic]], None] = lambda _: None,
     announce: Callable[[ApplyPlan], None] = lambda _: None,
@@ -184,7 +208,7 @@ def apply_changes(
     selection before anything runs.
     """
     from exportspec.gitops.apply import plan_apply
-    from exportspec.run.batch_record import BATCH_FOLDER, find_applied, records_in
+    from exportspec.run.batch_record import BATCH_FOLDER, find_applied
 
     plan = plan_apply(paths, since=since, project=project, inputs_at=inputs_at)
     announce(plan)
@@ -192,13 +216,17 @@ def apply_changes(
         return plan, None
     previous = None
     if not settings.dry_run:
+        options = storage_options(project, settings.environment)
         if record is None:
-            root = Path(resolve_output_root(project, settings.environment, settings.output_root))
-            candidates = records_in(root / BATCH_FOLDER)
+            where = resolve_output_root(project, settings.environment, settings.output_root)
+            candidates = records_in(location(where) / BATCH_FOLDER, options)
+        elif isinstance(record, ObjectUrl):
+            candidates = [url for url in records_in(record.parent, options) if url == record]
         else:
             candidates = [record] if record.is_file() else []
         previous = find_applied(
             candidates,
+            storage_options=options,
             commit=head_commit(project.root),
             lock_sha256=plan.lock.sha256,
             environment=settings.environment,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from exportspec.run.client import request_headers
+from exportspec.run.destinations import Location
 from exportspec.run.models import ExportRequest, RunResult
 from exportspec.run.settings import ENV_API_KEY_ID, ENV_API_SECRET, ENV_PROJECT_TOKEN, Settings
 
@@ -64,7 +65,7 @@ class Progress:
 
 
 def format_dry_run(
-    request: ExportRequest, settings: Settings, output: Path | None, *, sandbox: bool = False
+    request: ExportRequest, settings: Settings, output: Location | None, *, sandbox: bool = False
 ) -> str:
     """The request as it would be sent (Authorization redacted) and an equivalent curl command.
 
@@ -95,8 +96,10 @@ def format_dry_run(
         ),
         f"--data-binary {shlex.quote(request.body.decode('utf-8'))}",
     ]
-    if output is not None:
+    if isinstance(output, Path):
         curl.append(f"--create-dirs -o {shlex.quote(output.as_posix())}")
+    elif output is not None:  # exportspec streams it there; curl can only save a file
+        curl.append(f"-o {shlex.quote(output.name)}")
     curl.append(_shell_url(url))
     lines.append(" \\\n  ".join(curl))
     if not settings.project_token:
@@ -104,7 +107,7 @@ def format_dry_run(
     return "\n".join(lines) + "\n"
 
 
-def format_summary(result: RunResult, record: Path | None) -> str:
+def format_summary(result: RunResult, record: Location | None) -> str:
     """One line: rows, bytes, seconds, path; for a rerun, whether the bytes are the same."""
     where = "stdout" if result.output_path is None else str(result.output_path)
     text = (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from exportspec.run.destinations import Location
 from exportspec.spec.models import CompiledBody
 
 
@@ -88,7 +88,7 @@ class RunResult:
     url: str
     base_url: str
     project_token: str | None
-    output_path: Path | None
+    output_path: Location | None
     status: int
     attempts: int
     started_at: dt.datetime
@@ -99,6 +99,8 @@ class RunResult:
     #: A split export's parts, in segment order; size, sha256 and rows are then the
     #: assembled output's, attempts the parts' sum.
     parts: tuple[PartResult, ...] = ()
+    #: The object's version id (S3) or generation (GCS), for a versioned destination.
+    version_id: str | None = None
 
     @property
     def seconds(self) -> float:

@@ -7,10 +7,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from exportspec import __version__
 from exportspec.errors import ConfigError, SpecInvalidError
+from exportspec.run.destinations import Location, ObjectUrl, read_object, write_object
 from exportspec.run.models import ExportRequest, PartRequest, RunResult, StoredRun, iso
 from exportspec.run.output import write_file
 from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument, Position
@@ -21,12 +22,18 @@ RECORD_SUFFIX = ".run.json"
 NAME_MAX = 255
 
 
-def record_path_for(output: Path) -> Path:
-    """`exports/x.csv` -> `exports/x.csv.run.json`."""
+@overload
+def record_path_for(output: Path) -> Path: ...
+@overload
+def record_path_for(output: ObjectUrl) -> ObjectUrl: ...
+@overload
+def record_path_for(output: Location) -> Location: ...
+def record_path_for(output: Location) -> Location:
+    """`exports/x.csv` -> `exports/x.csv.run.json` (and so for an object)."""
     return output.with_name(output.name + RECORD_SUFFIX)
 
 
-def check_record_path(output: Path) -> None:
+def check_record_path(output: Location) -> None:
     """Refuse, before anything is sent, an output whose run record name would be too long."""
     name = record_path_for(output).name
     if len(name.encode("utf-8", "surrogateescape")) > NAME_MAX:
@@ -90,22 +97,46 @@ def run_record(result: RunResult) -> dict[str, Any]:
             "bytes": result.size,
             "sha256": result.sha256,
             "rows": result.rows,
+            "version_id": result.version_id,
         },
         "rerun_of": None if request.rerun_of is None else dict(request.rerun_of),
         **split,
     }
 
 
-def write_run_record(result: RunResult) -> Path:
-    """Write `OUTPUT.run.json` atomically beside the output; return its path."""
+def write_run_record(
+    result: RunResult, storage_options: Mapping[str, object] | None = None
+) -> Location:
+    """Write `OUTPUT.run.json` atomically beside the output (a file or an object, then with
+    `storage_options`); return where."""
     assert result.output_path is not None
     path = record_path_for(result.output_path)
     text = json.dumps(run_record(result), indent=2, ensure_ascii=False, default=str) + "\n"
-    write_file(path, text.encode("utf-8"))
+    write_location(path, text.encode("utf-8"), storage_options)
     return path
 
 
-def load_run_record(path: Path) -> StoredRun:
+def write_location(
+    where: Location, data: bytes, storage_options: Mapping[str, object] | None = None
+) -> None:
+    """A record written whole or not at all, to a file or an object."""
+    if isinstance(where, ObjectUrl):
+        write_object(where, data, storage_options or {})
+    else:
+        write_file(where, data)
+
+
+def read_location(where: Location, storage_options: Mapping[str, object] | None = None) -> bytes:
+    """A record's bytes (bounded), from a file (InputReadError if unreadable) or an object
+    (ConfigError: the store, its extra or its credentials)."""
+    from exportspec.spec.load import read_bounded
+
+    if isinstance(where, Path):
+        return read_bounded(where)
+    return read_object(where, storage_options or {})
+
+
+def load_run_record(path: Location) -> StoredRun:
     """Read a run record for `rerun`: checked against schemas/run-record.schema.json, and the
     stored body must still match its sha256.
 
@@ -113,24 +144,24 @@ def load_run_record(path: Path) -> StoredRun:
     against the record file at the line and field concerned.
     """
     from exportspec.schemas import RUN_RECORD_SCHEMA, schema_problems
-    from exportspec.spec.load import InputReadError, LoadError, read_bounded
+    from exportspec.spec.load import InputReadError, LoadError
     from exportspec.spec.load_json import load_json_bytes
 
     def invalid(message: str, position: Position | None = None) -> SpecInvalidError:
         return SpecInvalidError([Diagnostic(str(path), message, position, rule="run-record")])
 
     beside = record_path_for(path)
-    if not path.name.endswith(RECORD_SUFFIX) and beside.is_file():
+    if not path.name.endswith(RECORD_SUFFIX) and isinstance(beside, Path) and beside.is_file():
         raise invalid(
             f"this looks like an export, not its run record; replay it with "
             f"`exportspec rerun {beside}`"
         )
     try:
-        raw = read_bounded(path)
+        raw = read_location(path)
     except InputReadError as exc:
         raise invalid(f"cannot read the run record: {exc.reason}") from None
     try:
-        document = load_json_bytes(raw, path)
+        document = load_json_bytes(raw, Path(str(path)) if isinstance(path, ObjectUrl) else path)
     except LoadError as exc:
         diagnostic = exc.diagnostic
         message = f"not a run record: {diagnostic.message}"
@@ -178,7 +209,7 @@ def _altered_body(document: LoadedDocument) -> Diagnostic | None:
     return None
 
 
-def _stored_run(path: Path, raw: bytes, data: Mapping[str, Any]) -> StoredRun:
+def _stored_run(path: Location, raw: bytes, data: Mapping[str, Any]) -> StoredRun:
     """The checked record's values, for a replay that is itself recorded."""
     from exportspec.spec.compile import canonical_json
 

@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
 from urllib.parse import urlsplit
@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from exportspec.errors import ConfigError, TransientError, UsageError
 from exportspec.run import records
 from exportspec.run.client import ExportClient
+from exportspec.run.destinations import Location, ObjectSink, ObjectUrl, is_url, part_size
 from exportspec.run.display import Progress, format_dry_run
 from exportspec.run.download import Transfer, download
 from exportspec.run.gate import Gate
@@ -47,8 +48,8 @@ class RunOptions:
     """Everything one `run` or `rerun` needs, decided before anything is sent."""
 
     request: ExportRequest
-    #: The export file; None for stdout.
-    output: Path | None
+    #: The export file or object; None for stdout.
+    output: Location | None
     flags: ConnectionFlags = dataclasses.field(default_factory=ConnectionFlags)
     sandbox: bool = False
     dry_run: bool = False
@@ -58,13 +59,16 @@ class RunOptions:
     use_record_url: bool = False
     #: Values below the environment variables (an exportspec.toml environment).
     project_defaults: SettingsLayer | None = None
-    #: The output root, an absolute folder (`gitops.project.output_root`): `output` is then
-    #: a spec's `output.path`, relative to it, and must stay inside it. None: `output` is
-    #: the user's own choice (-o, rerun's default beside the record), taken as given.
+    #: The output root, an absolute folder or an object-store URL
+    #: (`gitops.project.output_root`): `output` is then a spec's `output.path`, relative to
+    #: it, and must stay inside it. None: `output` is the user's own choice (-o, rerun's
+    #: default beside the record), taken as given.
     output_root: str | None = None
+    #: fsspec options for an object-store output (an environment's `storage_options`).
+    storage_options: Mapping[str, object] = field(default_factory=dict)
     #: The files the run reads (spec, vars files, exportspec.toml, the lock; the replayed
     #: record): neither the output nor its run record may replace one.
-    inputs: tuple[Path, ...] = ()
+    inputs: tuple[Location, ...] = ()
     #: A split export: parts sent at once (under a batch's gate, its bound), and whether
     #: to reuse the parts an earlier, failed run kept (`run --resume`).
     jobs: int = 2
@@ -77,7 +81,7 @@ class RunOutcome:
 
     dry_run_text: str | None = None
     result: RunResult | None = None
-    record: Path | None = None
+    record: Location | None = None
 
 
 def default_output_path(compiled: CompiledBody) -> Path:
@@ -114,7 +118,7 @@ def run(
             )
             return RunOutcome(dry_run_text=text)
         # A record needs a file to sit beside: not for stdout, /dev/null or a named pipe.
-        wants_record = target is not None and not is_special_file(target)
+        wants_record = target is not None and not _is_stream(target)
         if target is not None and wants_record:
             records.check_record_path(target)  # before the export, not after it
         if progress is None:
@@ -129,6 +133,7 @@ def run(
             sleep=sleep,
             record=wants_record,
             gate=gate,
+            storage_options=options.storage_options,
         )
     record = records.record_path_for(target) if target is not None and wants_record else None
     return RunOutcome(result=result, record=record)
@@ -151,17 +156,28 @@ def _split(options: RunOptions) -> Callable[..., RunResult]:
     return functools.partial(export_split, jobs=options.jobs, resume=options.resume)
 
 
-def output_target(options: RunOptions) -> Path | None:
+def _is_stream(target: Location) -> bool:
+    return isinstance(target, Path) and is_special_file(target)
+
+
+def output_target(options: RunOptions) -> Location | None:
     """Where the export goes (None: stdout), checked before anything is sent.
 
     A spec's `output.path` (with `options.output_root`) must stay inside the root: its
     folder, symlinks followed, lies in the root's, and so does a symlinked target's file.
     Any output must not be a folder, hold a NUL byte, or replace an input of the run (nor
-    may its run record). Raises ConfigError (exit 3).
+    may its run record). Under a URL root, or given as a URL, the output is an object
+    (nothing local to replace). Raises ConfigError (exit 3).
     """
     output = options.output
     if output is None:
         return None
+    if options.output_root is not None and is_url(options.output_root):
+        output = _under_url(output, ObjectUrl.parse(options.output_root, "the output root"))
+    if isinstance(output, ObjectUrl):
+        if output in options.inputs:  # rerun URL -o URL: the record itself
+            raise ConfigError(f"the output {output} would replace an input of this run")
+        return output
     if "\0" in str(output):
         raise ConfigError(f"the output path {str(output)!r} holds a NUL byte, which no file can")
     root = None if options.output_root is None else Path(options.output_root)
@@ -178,13 +194,23 @@ def output_target(options: RunOptions) -> Path | None:
             written.append(record)
     for path in written:
         for source in options.inputs:
-            if _same_file(path, source):
+            if isinstance(source, Path) and _same_file(path, source):
                 what = "the output" if path is output else f"the run record {path} of"
                 raise ConfigError(
                     f"{what} {output} would replace {source}, an input of this run: "
                     "write the export elsewhere (output.path, --output-root or -o)"
                 )
     return output
+
+
+def _under_url(relative: Location, root: ObjectUrl) -> ObjectUrl:
+    """`root / relative` for a spec's relative `output.path` (no `..`, not absolute)."""
+    if isinstance(relative, ObjectUrl) or relative.is_absolute() or ".." in relative.parts:
+        raise ConfigError(
+            f"output.path {str(relative)!r} is not inside the output root {root}: it must be "
+            "relative, without '..' (to write elsewhere, give -o PATH)"
+        )
+    return root / relative.as_posix()
 
 
 def _inside_root(relative: Path, root: Path) -> Path:
@@ -236,13 +262,14 @@ def _same_file(path: Path, other: Path) -> bool:
 def export(
     request: ExportRequest,
     settings: Settings,
-    output: Path | None,
+    output: Location | None,
     *,
     progress: Progress | None = None,
     stdout: BinaryIO | None = None,
     sleep: Callable[[float], None] | None = None,
     record: bool = False,
     gate: Gate | None = None,
+    storage_options: Mapping[str, object] | None = None,
 ) -> RunResult:
     """Send the body, stream the response to `output` (None: `stdout`), return what happened.
 
@@ -252,7 +279,9 @@ def export(
     ConfigError (the output cannot be written, the settings will never work).
 
     With a `gate` (a batch), each attempt holds one of its slots while it sends and
-    downloads, and the retry loop waits in `gate.sleep` unless `sleep` is given.
+    downloads, and the retry loop waits in `gate.sleep` unless `sleep` is given. An
+    object-store `output` is uploaded with `storage_options`; its upload begins here, before
+    the request is sent, so an unwritable destination costs no export.
     """
     progress = progress or Progress(None)
     started = dt.datetime.now(dt.UTC)
@@ -260,7 +289,8 @@ def export(
     policy = RetryPolicy(settings.retries + 1, settings.backoff_factor, settings.retry_after_max)
     url = settings.export_url
     made = 0
-    sink = open_sink(output, stdout)
+    options = storage_options or {}
+    sink = open_output(output, stdout, options)
     try:
         with ExportClient(settings, deadline) as client:
 
@@ -331,10 +361,11 @@ def export(
             size=transfer.size,
             sha256=transfer.sha256,
             rows=transfer.rows,
+            version_id=sink.version_id if isinstance(sink, ObjectSink) else None,
         )
         if record:
             try:
-                records.write_run_record(result)
+                records.write_run_record(result, options)
             except ConfigError as exc:
                 raise ConfigError(
                     f"the export is complete in {output}, but its run record is not: {exc}"
@@ -342,6 +373,15 @@ def export(
     finally:
         sink.close()
     return result
+
+
+def open_output(
+    output: Location | None, stdout: BinaryIO | None, storage_options: Mapping[str, object]
+) -> Sink:
+    """The sink of an export: a file, stdout, or an object (its upload begun here)."""
+    if isinstance(output, ObjectUrl):
+        return ObjectSink(output, storage_options, part_size())
+    return open_sink(output, stdout)
 
 
 def _restart(sink: Sink, attempts: int, failure: Retryable) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from exportspec.errors import UsageError
 from exportspec.gitops.project import Project
 from exportspec.gitops.project import output_root as resolve_output_root
+from exportspec.run.destinations import Location
 from exportspec.run.models import ExportRequest
 from exportspec.run.runner import RunOptions, default_output_path
 from exportspec.run.settings import ConnectionFlags, SettingsLayer
@@ -52,7 +53,7 @@ def prepare_run(
     environment: str | None,
     inputs: RenderInputs,
     flags: ConnectionFlags,
-    output: Path | None = None,
+    output: Location | None = None,
     output_root: str | None = None,
     vars_files: Sequence[Path] = (),
     sandbox: bool = False,
@@ -63,7 +64,7 @@ def prepare_run(
 ) -> PreparedRun:
     """Compile `spec` with `inputs` and build its `RunOptions`, as `exportspec run` does.
 
-    `output` is the user's own file, taken as given (`Path("-")`: stdout); without it the
+    `output` is the user's own file or object, taken as given (`Path("-")`: stdout); without it the
     spec's `output.path` (else `exports/NAME.csv|json`) lands under the output root:
     `output_root`, else EXPORTSPEC_OUTPUT_ROOT, else the project's. Giving both is a
     UsageError naming them as `option_names` (output, output root) says. Raises
@@ -83,7 +84,8 @@ def prepare_run(
         )
     # The user's own output is taken as given; the spec's output.path lands under the root.
     root = None if output is not None else resolve_output_root(project, environment, output_root)
-    target = output or default_output_path(compiled)
+    target: Location = output or default_output_path(compiled)
+    selected = project.environment(environment)
     read = (spec, *vars_files, project.root / project.lockfile)
     options = RunOptions(
         ExportRequest.from_compiled(compiled),
@@ -93,6 +95,7 @@ def prepare_run(
         dry_run=dry_run,
         project_defaults=defaults,
         output_root=root,
+        storage_options={} if selected is None else selected.storage_options,
         inputs=read if project.file is None else (*read, project.file),
     )
     warnings = tuple(d for d in result.diagnostics if d.severity != "error")

@@ -27,10 +27,11 @@ from typing import Any, BinaryIO
 
 from exportspec.errors import ExportspecError, SpecInvalidError
 from exportspec.run.assemble import assemble
+from exportspec.run.destinations import Location
 from exportspec.run.display import Progress
 from exportspec.run.gate import Gate
 from exportspec.run.models import ExportRequest, PartRequest, PartResult, RunResult
-from exportspec.run.output import is_special_file, open_sink, write_file
+from exportspec.run.output import is_special_file, write_file
 from exportspec.run.settings import Settings
 
 PARTS_SUFFIX = ".parts"
@@ -51,7 +52,7 @@ def is_resume_state(data: object) -> bool:
 def export_split(
     request: ExportRequest,
     settings: Settings,
-    output: Path | None,
+    output: Location | None,
     *,
     jobs: int,
     resume: bool,
@@ -60,11 +61,12 @@ def export_split(
     sleep: Callable[[float], None] | None = None,
     record: bool = False,
     gate: Gate | None = None,
+    storage_options: Mapping[str, object] | None = None,
 ) -> RunResult:
     """Send every part of `request`, assemble them into `output` (None: `stdout`), return
     what happened; raises the most severe part's error, naming its segment."""
     from exportspec.run import records
-    from exportspec.run.runner import export
+    from exportspec.run.runner import export, open_output
 
     progress = progress or Progress(None)
     started = dt.datetime.now(dt.UTC)
@@ -111,11 +113,12 @@ def export_split(
                 shared.stop()  # the parts still running end between chunks
                 raise
         if failures:
-            kept_in = None if output is None or is_special_file(output) else folder
+            keeps = isinstance(output, Path) and not is_special_file(output)
+            kept_in = folder if keeps else None
             raise _failed(failures, len(request.parts), kept_in)
         ordered = [done[part.segment] for part in request.parts]
         files = [(p.segment, _part_file(folder, p.segment, request)) for p in ordered]
-        sink = open_sink(output, stdout)
+        sink = open_output(output, stdout, storage_options or {})
         try:
             assembled = assemble(files, request.export_format, sink)
             sink.commit()
@@ -139,17 +142,18 @@ def export_split(
                 parts=tuple(ordered),
             )
             if record:
-                records.write_run_record(result)
+                records.write_run_record(result, storage_options)
         finally:
             sink.close()
     return result
 
 
 @contextlib.contextmanager
-def _work_folder(output: Path | None, resume: bool) -> Iterator[Path]:
+def _work_folder(output: Location | None, resume: bool) -> Iterator[Path]:
     """The resume folder beside a file output (emptied unless resuming, removed once the
-    output is written); a temporary folder for stdout or a special file (no resume)."""
-    if output is None or is_special_file(output):
+    output is written); a temporary folder for stdout, a special file or an object (no
+    resume: the parts are not kept in the store)."""
+    if not isinstance(output, Path) or is_special_file(output):
         with tempfile.TemporaryDirectory(prefix="exportspec-parts-") as name:
             yield Path(name)
         return
@@ -167,7 +171,7 @@ def _part_file(folder: Path, segment: int, request: ExportRequest) -> Path:
 
 
 def _save_state(
-    folder: Path, request: ExportRequest, output: Path | None, done: Mapping[int, PartResult]
+    folder: Path, request: ExportRequest, output: Location | None, done: Mapping[int, PartResult]
 ) -> None:
     """`resume.json`: the run to resume and its parts that succeeded (their files beside)."""
     state = {
