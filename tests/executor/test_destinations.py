@@ -275,3 +275,71 @@ def test_store_secrets_are_scrubbed_from_messages(tmp_path: Path) -> None:
     }
     text = f"a {STORE_SECRET} b AccountKey=abcdefgh12345678 c from-the-file-0123456789 {SECRET}"
     assert scrub_store_secrets(text, environ) == f"a *** b *** c *** {SECRET}"
+
+
+def test_apply_again_at_the_same_commit_finds_its_record_in_the_store(
+    run_cli: RunCli, server: ScriptServer, store: Store, tmp_path: Path
+) -> None:
+    """A CI runner's disk is gone on the second attempt: the batch record in the bucket
+    says what succeeded."""
+    bucket = store.bucket()
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q")
+    (tmp_path / "exportspec.toml").write_text("")
+    git("add", "-A")
+    git("commit", "-q", "-m", "empty")
+    (tmp_path / "specs").mkdir()
+    for name in ("a", "b"):
+        copy_spec("csv.yaml", tmp_path / "specs").rename(tmp_path / "specs" / f"{name}.yaml")
+        spec = tmp_path / "specs" / f"{name}.yaml"
+        spec.write_text(spec.read_text().replace("name: contacts", f"name: {name}"))
+    assert run_cli(["lock"]).exit_code == 0
+    git("add", "-A")
+    git("commit", "-q", "-m", "specs")
+    refused = Reply(status=400, body=b'{"success": false, "errors": ["no"]}')
+    server.script(Reply(body=SMALL), refused)
+    root = f"s3://{bucket}/ci"
+    connection = ("--base-url", server.base_url, "--project-token", "tok")
+    first = run_cli(
+        ["apply", "--since", "HEAD~1", "--output-root", root, "--jobs", "1", *connection]
+    )
+    assert first.exit_code == 4, first.stderr
+    records = [k for k in store.keys(bucket) if k.endswith(".batch.json")]
+    assert len(records) == 1
+
+    server.script(Reply(body=SMALL))
+    second = run_cli(
+        ["apply", "--since", "HEAD~1", "--output-root", root, "--jobs", "1", *connection]
+    )
+    assert second.exit_code == 0, second.stderr
+    assert server.count == 3  # b only, the second time
+    assert [k for k in store.keys(bucket) if k.endswith(".batch.json")] == records
+    data = json.loads(store.get(bucket, records[0]))
+    assert [s["status"] for s in data["specs"]] == ["succeeded", "succeeded"]
+    assert sorted(k for k in store.keys(bucket) if k.endswith(".csv")) == [
+        "ci/exports/a.csv",
+        "ci/exports/b.csv",
+    ]
+
+
+def test_a_split_export_is_assembled_into_one_object(
+    run_cli: RunCli, server: ScriptServer, store: Store, tmp_path: Path
+) -> None:
+    bucket = store.bucket()
+    spec = tmp_path / "split.yaml"
+    spec.write_text((Path(__file__).parents[2] / "specs" / "spend-tiers-split.yaml").read_text())
+    server.script(Reply(body=SMALL))
+    code, stderr = run(run_cli, server, str(spec), "-o", f"s3://{bucket}/split/all.csv")
+    assert code == 0, stderr
+    assert server.count == 4
+    assert store.get(bucket, "split/all.csv") == b"id,email\n" + b"1,a@example.com\n" * 4
+    record = json.loads(store.get(bucket, "split/all.csv.run.json"))
+    assert [p["segment"] for p in record["parts"]] == [0, 1, 2, -1]
+    assert not list(tmp_path.rglob(".*.parts"))
