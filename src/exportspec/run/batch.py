@@ -23,7 +23,8 @@ from exportspec.run.destinations import Location
 from exportspec.run.display import Progress
 from exportspec.run.gate import Gate, Stopping
 from exportspec.run.models import ExportRequest, RunResult
-from exportspec.run.runner import RunOptions, output_target
+from exportspec.run.placement import output_target
+from exportspec.run.runner import RunOptions
 from exportspec.run.runner import run as run_export
 from exportspec.run.settings import ConnectionFlags
 from exportspec.run.spec_run import prepare_run
