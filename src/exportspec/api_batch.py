@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from exportspec.api_args import NowArg, PathArg, connection_flags, render_inputs_for
 from exportspec.errors import UsageError
 from exportspec.run.destinations import Location
+from exportspec.run.gate import MAX_RATE, MIN_RATE
 from exportspec.run.settings import ConnectionFlags
 
 if TYPE_CHECKING:
@@ -216,9 +217,13 @@ def _settings(
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= 64:
         raise UsageError(f"jobs={jobs!r} is not a whole number from 1 to 64")
     if rate is not None and (
-        isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 60_000
+        isinstance(rate, bool)
+        or not isinstance(rate, int | float)
+        or not MIN_RATE <= rate <= MAX_RATE  # also refuses nan
     ):
-        raise UsageError(f"rate={rate!r} is not a number of requests a minute above 0")
+        raise UsageError(
+            f"rate={rate!r} is not a number of requests a minute from {MIN_RATE:g} to {MAX_RATE:g}"
+        )
     if sandbox and (flags.base_url is not None or flags.project_token is not None):
         raise UsageError(
             "sandbox=True picks its own URL and token: drop base_url and project_token"

@@ -40,6 +40,8 @@ class ExportspecError(Exception):
     """Base of every error we raise on purpose: a message, located diagnostics, an exit code."""
 
     exit_code: ExitCode = ExitCode.SPEC_INVALID
+    #: Requests sent before a run failed (0: none, or not known).
+    attempts: int = 0
 
     def __init__(self, message: str = "", diagnostics: Sequence[Diagnostic] = ()) -> None:
         super().__init__(message)
@@ -56,7 +58,16 @@ class SpecInvalidError(ExportspecError):
         super().__init__("", diagnostics)
 
     def __str__(self) -> str:
-        return f"{len(self.diagnostics)} problem(s) in specs"
+        """The count and the first problems, located: what a log line needs."""
+        shown = [
+            f"{d.file}:{d.position.line}:{d.position.column}: {d.message}"
+            if d.position
+            else f"{d.file}: {d.message}"
+            for d in self.diagnostics[:3]
+        ]
+        more = len(self.diagnostics) - len(shown)
+        head = f"{len(self.diagnostics)} problem(s) in specs"
+        return "; ".join([head, *shown, *([f"and {more} more"] if more > 0 else [])])
 
 
 class ReportedFailure(ExportspecError):

@@ -3,6 +3,7 @@ server that records every request."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -270,3 +271,44 @@ def test_narrowing_a_split_spec_s_segments_is_a_change_apply_runs(
     sent = sorted(json.loads(seen.body)["filter"]["segment_index"] for seen in server.requests)
     assert sent == [0, 1, 2]
     assert (repo / "exports" / "spend-tiers-split.csv").is_file()
+
+
+def test_a_sandbox_attempt_is_no_earlier_attempt_of_a_real_apply(
+    repo: Path, run_cli: RunCli, server: ScriptServer
+) -> None:
+    change(repo / "specs" / "a.yaml")
+    lock(run_cli)
+    commit(repo, "two")
+    sandboxed = run_cli(["apply", "--since", "HEAD~1", "--sandbox", "-q"])
+    assert sandboxed.exit_code == 0, sandboxed.stderr
+    code, _, err = apply(run_cli, server, "--since", "HEAD~1")
+    assert code == 0, err
+    assert server.count == 1  # the sandbox's success does not count for the real API
+    assert len(batch_records(repo)) == 2
+
+
+def test_apply_sends_what_the_lock_holds_not_what_an_earlier_record_stored(
+    repo: Path, run_cli: RunCli, server: ScriptServer
+) -> None:
+    change(repo / "specs" / "a.yaml")
+    lock(run_cli)
+    commit(repo, "two")
+    server.script(Reply(status=400, body=b'{"success": false, "errors": ["no"]}'))
+    code, _, _ = apply(run_cli, server, "--since", "HEAD~1")
+    assert code == ExitCode.REFUSED
+    (record,) = batch_records(repo)
+    data = json.loads(record.read_text())
+    entry = data["specs"][0]
+    entry["request"]["body"]["filter"] = {"type": "all"}  # edited by someone with access
+    entry["body_sha256"] = hashlib.sha256(
+        json.dumps(entry["request"]["body"], sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+    entry["output"] = "specs/b.yaml"
+    record.write_text(json.dumps(data))
+    server.script(Reply())
+    code, _, err = apply(run_cli, server, "--since", "HEAD~1")
+    assert code == 0, err
+    sent = json.loads(server.requests[-1].body)
+    assert "filter" not in sent  # the locked body, not the edited one
+    assert (repo / "specs" / "b.yaml").read_text() == SPEC.format(name="b")
+    assert (repo / "exports" / "a.csv").is_file()

@@ -402,3 +402,105 @@ def test_a_terminal_shows_a_line_per_running_export_below_the_finished_ones() ->
     )
     display.close()
     assert stream.getvalue().endswith("\x1b[1F\x1b[J")
+
+
+def test_a_spec_may_not_write_over_another_spec_or_its_record(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    specs = make_specs(tmp_path / "specs", 2)
+    specs[0].write_text(specs[0].read_text() + "output: {path: specs/s1.yaml}\n")
+    code, stderr = run(run_cli, server, "specs")
+    assert code == ExitCode.USAGE
+    assert "over the spec specs/s1.yaml of this batch" in stderr
+    specs[0].write_text(SPEC.format(name="s0") + "output: {path: exports/s1.csv.run.json}\n")
+    code, stderr = run(run_cli, server, "specs")
+    assert code == ExitCode.USAGE
+    assert "both write" in stderr and "its run record" in stderr
+    assert server.count == 0
+
+
+def test_a_base_url_with_credentials_stops_the_batch_before_a_record_holds_it(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 2)
+    leaky = server.base_url.replace("http://", "http://user:Hunter2Secret@")
+    result = run_cli(["run", "specs", "--base-url", leaky, "--output-format", "json"])
+    assert result.exit_code == ExitCode.CONFIG
+    assert "Hunter2Secret" not in result.stdout + result.stderr
+    assert batch_records(tmp_path) == []
+    assert server.count == 0
+
+
+def test_resume_refuses_an_output_the_record_moved_outside_the_output_root(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 2)
+    server.script(Reply(body=CSV), Reply(status=400, body=b'{"success": false}'))
+    code, _ = run(run_cli, server, "specs", "--jobs", "1")
+    assert code == ExitCode.REFUSED
+    (record,) = batch_records(tmp_path)
+    data = json.loads(record.read_text())
+    data["specs"][1]["output"] = "../escape.csv"
+    record.write_text(json.dumps(data))
+    code, stderr = run(run_cli, server, "--resume", str(record))
+    assert code == ExitCode.CONFIG
+    assert "outside the output root" in stderr
+    data["specs"][1]["output"] = "specs/s0.yaml"
+    record.write_text(json.dumps(data))
+    code, stderr = run(run_cli, server, "--resume", str(record))
+    assert code == ExitCode.CONFIG
+    assert "would replace" in stderr
+    assert server.count == 2
+    assert not (tmp_path.parent / "escape.csv").exists()
+
+
+def test_resume_from_another_folder_writes_where_the_batch_did(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_specs(tmp_path / "specs", 2)
+    server.script(Reply(body=CSV), Reply(status=400, body=b'{"success": false}'))
+    code, _ = run(run_cli, server, "specs", "--jobs", "1")
+    assert code == ExitCode.REFUSED
+    (record,) = batch_records(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    server.script(Reply(body=CSV))
+    code, stderr = run(run_cli, server, "--resume", str(record), "--output-root", str(tmp_path))
+    assert code == 0, stderr
+    assert (tmp_path / "exports" / "s1.csv").read_bytes() == CSV
+    assert not (elsewhere / "exports").exists()
+
+
+@pytest.mark.parametrize("rate", ["nan", "0", "1e-300", "inf"])
+def test_a_rate_that_means_nothing_is_a_usage_error(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path, rate: str
+) -> None:
+    make_specs(tmp_path / "specs", 2)
+    code, stderr = run(run_cli, server, "specs", "--rate", rate)
+    assert code == ExitCode.USAGE, stderr
+    assert server.count == 0
+
+
+def test_a_failed_spec_records_its_attempts(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 2)
+    server.script(Reply(status=503, body=b"busy"))
+    code, _ = run(run_cli, server, "specs", "--jobs", "1", "--retries", "1")
+    assert code == ExitCode.TRANSIENT
+    (record,) = batch_records(tmp_path)
+    assert [s["attempts"] for s in json.loads(record.read_text())["specs"]] == [2, 2]
+
+
+def test_a_batch_record_named_resume_json_resumes(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    make_specs(tmp_path / "specs", 2)
+    server.script(Reply(body=CSV), Reply(status=400, body=b'{"success": false}'))
+    code, _ = run(run_cli, server, "specs", "--jobs", "1", "--batch-record", "r/resume.json")
+    assert code == ExitCode.REFUSED
+    server.script(Reply(body=CSV))
+    code, stderr = run(run_cli, server, "--resume", "r/resume.json")
+    assert code == 0, stderr
+    assert server.count == 3

@@ -134,7 +134,7 @@ def run(
             raise UsageError("--resume runs the specs its batch record names: give no SPEC")
         resumed = load_batch_record(resume)
         now = now or resumed.now
-        specs = tuple(Path(entry["path"]) for entry in resumed.specs())
+        specs = tuple(resumed.spec_paths())
     elif not specs:
         raise UsageError("give a SPEC or a folder of specs (or --resume BATCH_RECORD)")
     files = list(specs) if resumed is not None else list(iter_spec_files(specs))
@@ -186,14 +186,22 @@ def run(
         locked=locked,
         warn=print_diagnostics,
     )
-    _execute(replace(prepared.options, jobs=jobs, resume=split_resume), quiet=quiet)
+    _execute(replace(prepared.options, jobs=jobs, resume=split_resume), quiet=quiet, rate=rate)
 
 
 def _is_split_resume(path: Path) -> bool:
-    """`--resume` names a split run's resume.json (its parts folder), not a batch record."""
-    from exportspec.run.split import STATE_NAME
+    """`--resume` names a split run's resume.json (its parts folder), not a batch record:
+    told by its content (a batch record may be named resume.json too)."""
+    import json
 
-    return path.name == STATE_NAME
+    from exportspec.run.split import STATE_NAME, is_resume_state
+
+    if path.name != STATE_NAME:
+        return False
+    try:
+        return is_resume_state(json.loads(path.read_bytes()))
+    except (OSError, ValueError):
+        return True  # unreadable: load_resume_state says why
 
 
 def _run_batch(
@@ -304,13 +312,17 @@ def _default_rerun_output(record: Location, stored: StoredRun) -> Location:
     return record.parent / f"{stem}.{_suffix(stored.request)}"
 
 
-def _execute(options: RunOptions, *, quiet: bool) -> None:
-    """Run, then print the dry run (stdout) or the summary (stderr)."""
+def _execute(options: RunOptions, *, quiet: bool, rate: float | None = None) -> None:
+    """Run, then print the dry run (stdout) or the summary (stderr). With a `rate`, request
+    starts (retries, a split spec's parts) are spaced by a gate."""
     from exportspec.run.display import format_summary
+    from exportspec.run.gate import Gate
     from exportspec.run.runner import run as run_export
 
     stdout = sys.stdout.buffer if options.output is None and sys.stdout is not None else None
-    outcome = run_export(options, messages=None if quiet else sys.stderr, stdout=stdout)
+    gate = None if rate is None else Gate(options.jobs, rate=rate)
+    messages = None if quiet else sys.stderr
+    outcome = run_export(options, messages=messages, stdout=stdout, gate=gate)
     if outcome.dry_run_text is not None:
         with writing_stdout():
             click.echo(outcome.dry_run_text, nl=False)

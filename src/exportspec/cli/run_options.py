@@ -12,6 +12,7 @@ import click
 from exportspec.cli.boundary import writing_stdout
 from exportspec.cli.options import Destination
 from exportspec.errors import ExitCode, ReportedFailure
+from exportspec.run.gate import MAX_RATE, MIN_RATE
 from exportspec.run.settings import MAX_BYTES, MAX_RETRIES, MAX_SECONDS
 
 if TYPE_CHECKING:
@@ -20,8 +21,12 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Requests per minute: at most one a millisecond, so a typo cannot mean "no limit".
-MAX_RATE = 60_000.0
+
+def _finite_rate(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """FloatRange lets nan through."""
+    if value is not None and not MIN_RATE <= value <= MAX_RATE:
+        raise click.BadParameter(f"{value} is not a number of requests a minute")
+    return value
 
 
 _SECONDS = click.FloatRange(min=0, min_open=True)
@@ -125,7 +130,8 @@ def batch_options(function: F) -> F:
         ),
         click.option(
             "--rate",
-            type=click.FloatRange(0, MAX_RATE, min_open=True),
+            type=click.FloatRange(MIN_RATE, MAX_RATE),
+            callback=_finite_rate,
             envvar="EXPORTSPEC_RATE",
             show_envvar=False,
             metavar="N",

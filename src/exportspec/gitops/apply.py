@@ -67,7 +67,13 @@ def base_lock(since: str, project: Project) -> tuple[Lock, str]:
             else "; fetch it first (`git fetch origin`) or name a branch, tag or commit"
         )
         raise ConfigError(f"--since {since}: no such revision in {root}{hint}")
-    inside = current.resolve().relative_to(root.resolve()).as_posix()
+    try:
+        inside = current.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise ConfigError(
+            f"--since {since}: the lock {current} lies outside the repository {root} (a "
+            "symlink?), so git has no earlier version of it: give a lock file as BASE"
+        ) from None
     shown = f"{since} ({commit[:12]})"
     raw = git.file_at(root, commit, inside)
     if raw is None:  # the lock did not exist yet: every spec is added

@@ -82,6 +82,36 @@ class BatchSettings:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class BatchTarget:
+    """Where a batch sends and writes, resolved: two `apply` attempts are the same only when
+    these agree (a `--sandbox` attempt is no earlier attempt of a real one). Paths in its
+    record are relative to `working_folder`."""
+
+    environment: str | None
+    base_url: str | None
+    project_token: str | None
+    sandbox: bool
+    output_root: str
+    working_folder: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "base_url": self.base_url,
+            "project_token": self.project_token,
+            "sandbox": self.sandbox,
+            "output_root": self.output_root,
+            "working_folder": self.working_folder,
+        }
+
+    def same_place(self, other: Mapping[str, Any]) -> bool:
+        """Whether a record's target sends to and writes where this one does."""
+        mine = self.as_json()
+        del mine["working_folder"]  # the same apply may be started from another folder
+        return all(other.get(key) == value for key, value in mine.items())
+
+
 class BatchDisplay(Protocol):
     """What a batch shows as it goes (run.batch_report.Display)."""
 
@@ -98,6 +128,12 @@ class NothingSent(ExportspecError):
         lines = [f"{item.spec}: {item.error}" for item in failed]
         super().__init__("nothing was sent, because:\n" + "\n".join(lines))
         self.exit_code = ExitCode(most_severe([i.exit_code or 1 for i in failed]))
+
+
+def absolute(path: str | Path, folder: str | Path | None = None) -> str:
+    """`path` made absolute against `folder` (default: the working folder), `..` resolved
+    lexically: how batches and their records key specs and outputs."""
+    return os.path.normpath(Path(folder or Path.cwd()) / path)
 
 
 def most_severe(codes: Sequence[int]) -> int:
@@ -141,6 +177,7 @@ class Batch:
     command: str = "run"
     git_commit: str | None = None
     lock_sha256: str | None = None
+    target: BatchTarget | None = None
     record_path: Location | None = None
 
     @property
@@ -155,8 +192,8 @@ def prepare_batch(
     *,
     project: Project,
     inputs: RenderInputs,
-    carried: Mapping[Path, Mapping[str, Any]],
-    stored: Mapping[Path, RunOptions],
+    carried: Mapping[str, Mapping[str, Any]],
+    stored: Mapping[str, RunOptions],
     warn: Callable[[Sequence[Diagnostic]], None],
 ) -> list[BatchItem]:
     """Every spec of a batch compiled and placed, before anything is sent.
@@ -165,19 +202,22 @@ def prepare_batch(
     an item that failed, with its exit code; the others still run. Usage errors (two specs
     writing one file) end the whole batch: UsageError. `carried` are the succeeded entries
     of a resumed record, `stored` the options that send the bodies it stored (not compiled
-    again); `warn` receives each spec's warnings and diagnostics.
+    again), both by absolute spec path; `warn` receives each spec's warnings and
+    diagnostics.
     """
     items: list[BatchItem] = []
-    targets: dict[str, Path] = {}
+    written: dict[str, tuple[Path, str]] = {}  # what each spec writes: its output, record
+    specs = {os.path.realpath(spec): spec for spec in files}
     for spec in files:
         item = BatchItem(spec)
         items.append(item)
-        if spec in carried:
-            item.status, item.exit_code, item.carried = "succeeded", 0, dict(carried[spec])
+        key = absolute(spec)
+        if key in carried:
+            item.status, item.exit_code, item.carried = "succeeded", 0, dict(carried[key])
             continue
         try:
-            if spec in stored:
-                item.options = stored[spec]
+            if key in stored:
+                item.options = stored[key]
             else:
                 item.options = prepare_run(
                     spec,
@@ -207,15 +247,33 @@ def prepare_batch(
             item.error = exc.message or str(exc)
             continue
         if item.output is not None:
-            output = item.output
-            key = os.path.realpath(output) if isinstance(output, Path) else str(output)
-            if key in targets:
-                raise UsageError(
-                    f"{targets[key]} and {spec} both write {item.output}: give each spec "
-                    "its own output.path"
-                )
-            targets[key] = spec
+            _check_overlap(spec, item.output, written, specs)
     return items
+
+
+def _check_overlap(
+    spec: Path, output: Location, written: dict[str, tuple[Path, str]], specs: Mapping[str, Path]
+) -> None:
+    """Refuse (UsageError) a spec whose output or run record is what another spec of the
+    batch writes, or is another spec's file; else note what it writes in `written`."""
+    from exportspec.run.records import record_path_for
+
+    mine = [(output, "its export"), (record_path_for(output), "its run record")]
+    for where, what in mine:
+        key = os.path.realpath(where) if isinstance(where, Path) else str(where)
+        if key in specs and specs[key] != spec:
+            raise UsageError(
+                f"{spec} would write {what}, {where}, over the spec {specs[key]} of this "
+                "batch: give it another output.path"
+            )
+        if key in written:
+            other, theirs = written[key]
+            raise UsageError(
+                f"{other} ({theirs}) and {spec} ({what}) both write {where}: give each spec "
+                "its own output.path"
+            )
+    for where, what in mine:
+        written[os.path.realpath(where) if isinstance(where, Path) else str(where)] = (spec, what)
 
 
 def run_batch(
@@ -302,6 +360,7 @@ def _run_one(item: BatchItem, gate: Gate, display: BatchDisplay | None) -> None:
     except ExportspecError as exc:
         item.exit_code = int(exc.exit_code)
         item.error = exc.message or str(exc)
+        item.attempts = exc.attempts
     except Stopping:
         item.status = "skipped"
     except Exception as exc:  # a bug: this spec fails, the others go on

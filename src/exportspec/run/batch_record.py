@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from exportspec.errors import SpecInvalidError
-from exportspec.run.batch import Batch, BatchItem
-from exportspec.run.destinations import Location, ObjectUrl, list_objects
+from exportspec.run.batch import Batch, BatchItem, BatchTarget, absolute
+from exportspec.run.destinations import Location, ObjectUrl, is_url, list_objects
 from exportspec.run.models import ExportRequest, PartRequest, iso
 from exportspec.spec.models import Diagnostic
+from exportspec.terminal import json_dumps
 
 BATCH_RECORD_VERSION = 1
 BATCH_SUFFIX = ".batch.json"
@@ -41,20 +42,32 @@ class StoredBatch:
     def specs(self) -> Iterator[Mapping[str, Any]]:
         yield from self.data["specs"]
 
-    def succeeded(self) -> dict[Path, Mapping[str, Any]]:
-        """The entries of the specs that succeeded, by spec path."""
-        return {Path(e["path"]): e for e in self.specs() if e["status"] == "succeeded"}
+    def where(self, path: str) -> str:
+        """A path the record holds, absolute: relative ones are to the folder the batch was
+        started in (so a resume from elsewhere finds the same files)."""
+        if is_url(path):
+            return path
+        return absolute(path, (self.data.get("target") or {}).get("working_folder"))
 
-    def matches(
-        self, *, commit: str | None, lock_sha256: str | None, environment: str | None
-    ) -> bool:
-        """Whether this is an `apply` of the same commit, lock and environment."""
+    def spec_paths(self) -> list[Path]:
+        """The specs, as the working folder reaches them (relative when below it)."""
+        here = Path.cwd()
+        paths = [Path(self.where(entry["path"])) for entry in self.specs()]
+        return [p.relative_to(here) if p.is_relative_to(here) else p for p in paths]
+
+    def succeeded(self) -> dict[str, Mapping[str, Any]]:
+        """The entries of the specs that succeeded, by absolute spec path."""
+        return {self.where(e["path"]): e for e in self.specs() if e["status"] == "succeeded"}
+
+    def matches(self, *, commit: str | None, lock_sha256: str | None, target: BatchTarget) -> bool:
+        """Whether this is an `apply` of the same commit and lock, sending to and writing
+        where `target` says (the same environment, API, project and output root)."""
         data = self.data
         return (
             data.get("command") == "apply"
             and data.get("git_commit") == commit
             and data.get("lock_sha256") == lock_sha256
-            and data["settings"].get("environment") == environment
+            and target.same_place(data.get("target") or {})
         )
 
 
@@ -155,6 +168,7 @@ def batch_record(batch: Batch) -> dict[str, Any]:
         "finished_at": None if batch.finished_at is None else iso(batch.finished_at),
         "git_commit": batch.git_commit,
         "lock_sha256": batch.lock_sha256,
+        "target": None if batch.target is None else batch.target.as_json(),
         "exit_code": batch.exit_code,
         "specs": [_entry(item) for item in batch.items],
     }
@@ -167,7 +181,7 @@ def write_batch_record(
     missing) or an object."""
     from exportspec.run.records import write_location
 
-    text = json.dumps(batch_record(batch), indent=2, ensure_ascii=False) + "\n"
+    text = json_dumps(batch_record(batch)) + "\n"  # a file name's lone surrogate escaped
     if isinstance(path, Path):
         with contextlib.suppress(OSError):
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -221,16 +235,16 @@ def find_applied(
     storage_options: Mapping[str, object] | None = None,
     commit: str | None,
     lock_sha256: str | None,
-    environment: str | None,
+    target: BatchTarget,
 ) -> StoredBatch | None:
-    """The newest of `records` that is the batch record of an `apply` at the same commit, lock and
-    environment; records that cannot be read are passed over."""
+    """The newest of `records` that is the batch record of an `apply` at the same commit and
+    lock, sending where `target` does; records that cannot be read are passed over."""
     found: list[StoredBatch] = []
     for path in records:
         try:
             stored = load_batch_record(path, storage_options)
         except SpecInvalidError:
             continue
-        if stored.matches(commit=commit, lock_sha256=lock_sha256, environment=environment):
+        if stored.matches(commit=commit, lock_sha256=lock_sha256, target=target):
             found.append(stored)
     return max(found, key=lambda s: str(s.data["started_at"]), default=None)

@@ -3,7 +3,6 @@ summary table, and the batch result as JSON, JUnit XML or GitHub annotations for
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from xml.sax.saxutils import quoteattr
 
 from exportspec.run.batch import Batch, BatchItem
 from exportspec.run.display import Progress, format_bytes
-from exportspec.terminal import printable
+from exportspec.terminal import json_dumps, printable, printable_lines
 
 #: The batch result formats of `--output-format` (text: the summary table on stderr only).
 RESULT_FORMATS = ("text", "json", "junit", "github")
@@ -109,7 +108,9 @@ def finished_line(item: BatchItem) -> str:
     elif item.status == "skipped":
         what = "skipped"
     else:
-        what = f"failed (exit {item.exit_code}): {item.error or ''}"
+        # Our message may span lines (a hint): kept, indented under the spec's line.
+        error = printable_lines(item.error or "").replace("\n", "\n    ")
+        return f"{printable(str(item.spec))}: failed (exit {item.exit_code}): {error}"
     return printable(f"{item.spec}: {what}")
 
 
@@ -154,7 +155,7 @@ def result_json(batch: Batch) -> str:
     document = batch_record(batch)
     for entry in document["specs"]:
         entry.pop("request", None)  # the bodies are in the record; stdout stays readable
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_dumps(document) + "\n"
 
 
 def result_junit(batch: Batch) -> str:
@@ -191,7 +192,7 @@ def result_github(batch: Batch) -> str:
     for item in batch.items:
         file = escape_github(printable(str(item.spec)), property_=True)
         if item.status == "failed":
-            message = escape_github(printable(f"exit {item.exit_code}: {item.error or ''}"))
+            message = escape_github(printable_lines(f"exit {item.exit_code}: {item.error or ''}"))
             lines.append(f"::error file={file},title=exportspec {batch.command}::{message}")
         elif item.status == "succeeded" and item.result is not None:
             message = escape_github(

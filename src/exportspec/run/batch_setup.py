@@ -4,6 +4,7 @@ them under one gate, and write the batch record, with the git commit and the loc
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,7 @@ from exportspec.run.batch import (
     Batch,
     BatchDisplay,
     BatchSettings,
+    BatchTarget,
     NothingSent,
     prepare_batch,
     run_batch,
@@ -29,11 +31,12 @@ from exportspec.run.batch_record import (
     stored_request,
     write_batch_record,
 )
-from exportspec.run.destinations import Location, ObjectUrl, location
+from exportspec.run.destinations import Location, ObjectUrl, is_url, location
 from exportspec.run.gate import Gate
 from exportspec.run.models import iso
 from exportspec.run.runner import RunOptions
 from exportspec.run.runner import run as run_export
+from exportspec.run.settings import resolve_settings
 from exportspec.run.spec_run import project_defaults
 from exportspec.spec.models import Diagnostic
 from exportspec.spec.variables import RenderInputs
@@ -43,31 +46,92 @@ if TYPE_CHECKING:
 
 
 def resumed_specs(
-    stored: StoredBatch, settings: BatchSettings, project: Project
-) -> tuple[dict[Path, Mapping[str, Any]], dict[Path, RunOptions]]:
-    """What a resume keeps (the entries of specs that succeeded) and sends again (the other
-    specs' stored bodies, to their recorded outputs). A spec whose body the record lacks
-    (it did not compile) is compiled again, at the record's `now`."""
+    stored: StoredBatch,
+    settings: BatchSettings,
+    project: Project,
+    *,
+    stored_bodies: bool = True,
+) -> tuple[dict[str, Mapping[str, Any]], dict[str, RunOptions]]:
+    """What a resume keeps (the entries of specs that succeeded) and sends again: with
+    `stored_bodies` (`run --resume`), the other specs' stored bodies, to their recorded
+    outputs; the rest is compiled again (at the record's `now`). Keys: absolute spec paths.
+
+    A recorded output must lie under this run's output root and replace no input (the
+    project's lock and exportspec.toml, a spec of the batch): an edited record cannot
+    write elsewhere. `apply` sends no stored body (`stored_bodies=False`): what it sends is
+    checked against the lock again.
+    """
     carried = stored.succeeded()
-    again: dict[Path, RunOptions] = {}
+    again: dict[str, RunOptions] = {}
+    if not stored_bodies:
+        return carried, again
     defaults = project_defaults(project, settings.environment)
     options = storage_options(project, settings.environment)
+    root = resolve_output_root(project, settings.environment, settings.output_root)
+    read = (
+        *stored.spec_paths(),
+        stored.path,
+        project.root / project.lockfile,
+        *([] if project.file is None else [project.file]),
+    )
     for entry in stored.specs():
-        spec = Path(entry["path"])
+        key = stored.where(entry["path"])
         request = stored_request(entry)
-        if spec in carried or request is None or entry["output"] is None:
+        if key in carried or request is None or entry["output"] is None:
             continue
-        again[spec] = RunOptions(
+        output = location(stored.where(entry["output"]), f"the batch record {stored.path}")
+        _check_under_root(output, root, stored.path, entry["path"])
+        again[key] = RunOptions(
             request,
-            location(entry["output"], f"the batch record {stored.path}"),
+            output,
             settings.flags,
             sandbox=settings.sandbox,
             dry_run=settings.dry_run,
             project_defaults=defaults,
             storage_options=options,
-            inputs=(spec, stored.path),
+            inputs=read,
         )
     return carried, again
+
+
+def _check_under_root(output: Location, root: str, record: Location, spec: str) -> None:
+    """A resumed output lies under the output root, as every batch output does."""
+    if isinstance(output, ObjectUrl):
+        inside = str(output).startswith(str(root).rstrip("/") + "/")
+    else:
+        inside = not is_url(root) and Path(os.path.realpath(output)).is_relative_to(
+            os.path.realpath(root)
+        )
+    if not inside:
+        raise ConfigError(
+            f"the batch record {record} sends {spec} to {output}, outside the output root "
+            f"{root}: run the spec again instead of resuming (or give --output-root)"
+        )
+
+
+def batch_target(settings: BatchSettings, project: Project) -> BatchTarget:
+    """Where the batch sends and writes, resolved once before anything is sent: a setting
+    that can never work (a bad base URL, one with credentials in it) ends the batch here
+    (ConfigError), before a record holds it."""
+    selected = project.environment(settings.environment)
+    root = resolve_output_root(project, settings.environment, settings.output_root)
+    base_url = token = None
+    if not settings.sandbox:
+        resolved = resolve_settings(
+            settings.flags,
+            project_defaults=project_defaults(project, settings.environment),
+            require_token=False,
+            require_credentials=False,
+        )
+        base_url, token = resolved.base_url, resolved.project_token
+    return BatchTarget(
+        None if selected is None else selected.name,
+        base_url,
+        token,
+        settings.sandbox,
+        str(root),
+        str(Path.cwd()),
+    )
 
 
 def execute_batch(
@@ -92,7 +156,12 @@ def execute_batch(
     `all_or_none`, a spec that cannot be prepared stops the batch before anything is sent
     (NothingSent).
     """
-    carried, again = ({}, {}) if resumed is None else resumed_specs(resumed, settings, project)
+    target = batch_target(settings, project)
+    carried, again = (
+        ({}, {})
+        if resumed is None
+        else resumed_specs(resumed, settings, project, stored_bodies=command != "apply")
+    )
     items = prepare_batch(
         files,
         settings,
@@ -117,6 +186,7 @@ def execute_batch(
         command=command,
         git_commit=head_commit(project.root),
         lock_sha256=lock_sha256,
+        target=target,
     )
     if settings.dry_run:
         for item in items:
@@ -229,7 +299,7 @@ def apply_changes(
             storage_options=options,
             commit=head_commit(project.root),
             lock_sha256=plan.lock.sha256,
-            environment=settings.environment,
+            target=batch_target(replace(settings, locked=True), project),
         )
     batch = execute_batch(
         [selected.spec for selected in plan.run],

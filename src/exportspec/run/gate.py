@@ -23,6 +23,10 @@ from exportspec.run.retry import Deadline
 
 #: Statuses that say the server is overloaded: the bound is halved.
 OVERLOADED = frozenset({429, 503})
+#: Requests per minute: at most one a millisecond, so a typo cannot mean "no limit", and
+#: at least one a week, so a typo cannot mean "never".
+MAX_RATE = 60_000.0
+MIN_RATE = 60.0 / (7 * 24 * 3600)
 #: The most a run of successes needed to grow is stretched, in multiples of `grow_after`.
 MAX_PATIENCE = 64
 
@@ -45,8 +49,8 @@ class Gate:
     ) -> None:
         if limit < 1:
             raise ValueError("a gate needs a limit of at least 1")
-        if rate is not None and not rate > 0:
-            raise ValueError("a gate's rate is a positive number of requests per minute")
+        if rate is not None and not MIN_RATE <= rate <= MAX_RATE:
+            raise ValueError(f"a gate's rate is {MIN_RATE:g} to {MAX_RATE:g} requests a minute")
         #: Seconds between two request starts (0: no rate).
         self.spacing = 0.0 if rate is None else 60.0 / rate
         self._next_start = 0.0

@@ -15,6 +15,7 @@ from exportspec.run.destinations import Location, ObjectUrl, read_object, write_
 from exportspec.run.models import ExportRequest, PartRequest, RunResult, StoredRun, iso
 from exportspec.run.output import write_file
 from exportspec.spec.models import Diagnostic, JsonPath, LoadedDocument, Position
+from exportspec.terminal import json_dumps
 
 RECORD_VERSION = 1
 RECORD_SUFFIX = ".run.json"
@@ -111,7 +112,8 @@ def write_run_record(
     `storage_options`); return where."""
     assert result.output_path is not None
     path = record_path_for(result.output_path)
-    text = json.dumps(run_record(result), indent=2, ensure_ascii=False, default=str) + "\n"
+    plain = json.loads(json.dumps(run_record(result), default=str))  # paths made strings
+    text = json_dumps(plain) + "\n"  # a file name's lone surrogate escaped, as JSON may
     write_location(path, text.encode("utf-8"), storage_options)
     return path
 

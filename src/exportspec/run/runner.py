@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 from urllib.parse import urlsplit
 
-from exportspec.errors import ConfigError, TransientError, UsageError
+from exportspec.errors import ConfigError, ExportspecError, TransientError, UsageError
 from exportspec.run import records
 from exportspec.run.client import ExportClient
 from exportspec.run.destinations import Location, ObjectSink, ObjectUrl, part_size
@@ -240,8 +240,10 @@ def export(
                 attempt, policy, deadline, notify=progress.note, sleep=sleep
             )
         sink.commit()
-    except BaseException:
+    except BaseException as exc:
         sink.discard()
+        if isinstance(exc, ExportspecError):
+            exc.attempts = made  # a batch record says how many requests a failure cost
         raise
     finally:
         progress.done()

@@ -167,7 +167,7 @@ def _work_folder(output: Location | None, resume: bool) -> Iterator[Path]:
 
 def _part_file(folder: Path, segment: int, request: ExportRequest) -> Path:
     suffix = "csv" if request.export_format == "csv" else "json"
-    return folder / f"segment{segment}.{suffix}"
+    return folder / f"segment_{segment}.{suffix}"  # segment_-1, never read as "segment 1"
 
 
 def _save_state(

@@ -19,14 +19,19 @@ INT32_MAX = 2**31 - 1
 
 
 def split_segments(data: Mapping[str, Any]) -> tuple[int, ...] | None:
-    """The listed segments, in order, when `split.segments` is a list of integers; else None."""
+    """The listed segments, in order, when `split.segments` is a list of integers (`1.0`
+    counts as 1, as the JSON Schema says); else None."""
     split = data.get(SPLIT_KEY)
     segments = split.get("segments") if isinstance(split, dict) else None
-    if not isinstance(segments, list) or not all(
-        isinstance(s, int) and not isinstance(s, bool) for s in segments
-    ):
+    if not isinstance(segments, list):
         return None
-    return tuple(segments)
+    whole: list[int] = []
+    for listed in segments:
+        segment = int(listed) if isinstance(listed, float) and listed.is_integer() else listed
+        if not isinstance(segment, int) or isinstance(segment, bool):
+            return None
+        whole.append(segment)
+    return tuple(whole)
 
 
 def part_body(export: Mapping[str, Any], segment: int) -> dict[str, Any]:
