@@ -4,9 +4,10 @@ A ThreadingHTTPServer answers the export POST with a static CSV sent by os.sendf
 (Content-Length set), at 100 MB and 1 GB. Each round runs curl and `exportspec run`
 (sha256 and row counting are always on, and exportspec fsyncs its file, which curl does
 not) as child processes, alternating which goes first, with os.sync() before each run;
-wall time is measured around the child and peak RSS comes from os.wait4. A first,
-uncounted round warms the page cache: on this VM, writes into never-touched memory
-ran at about 300 MB/s for either client, then 0.9-1.8 GB/s. The warm-up also leaves
+wall time is measured around the child and peak RSS comes from os.wait4, both by a small
+launcher that forks the child (see LAUNCHER). A first, uncounted round warms the page
+cache: on this VM, writes into never-touched memory ran at about 300 MB/s for either
+client, then 0.9-1.8 GB/s. The warm-up also leaves
 exportspec's bytecode cached, as an installed package has it (PYTHONDONTWRITEBYTECODE is
 dropped for the children). Outputs are deleted after each run, the CSVs at the end.
 
@@ -19,9 +20,10 @@ is for information.
 
 The S3 column (with `exportspec[s3]` and `moto[server]` installed; `--s3-rounds 0` skips
 it): the same exports streamed by `exportspec run -o s3://...` into moto's S3-compatible
-server on 127.0.0.1, run in this process (so the child's peak RSS is the client's alone),
-with 8 MiB parts. Target: client peak RSS < 128 MiB and flat from 100 MB to 1 GB; the
-throughput is moto's as much as ours (a Python server holding the object in memory).
+server on 127.0.0.1, run in this process (the launcher keeps this process's peak out of the
+child's: the child's peak RSS is the client's alone), with 8 MiB parts. Target: client peak
+RSS < 128 MiB and flat from 100 MB to 1 GB; the throughput is moto's as much as ours (a
+Python server holding the object in memory).
 
     python benchmarks/download.py [--rounds 5] [--s3-rounds 2] [--sizes 100,1000]   # MB
 """
@@ -38,7 +40,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -93,17 +94,49 @@ def serve(files: dict[str, Path]) -> ThreadingHTTPServer:
     return server
 
 
+#: Runs the measured command as its own forked child and reports its wall time and rusage.
+#: The benchmark does not spawn the command itself: on Linux a child's ru_maxrss starts at
+#: the high-water RSS of the process it was spawned from (subprocess uses vfork, and exec
+#: folds the old address space's peak into the child's maxrss; a plain fork copies the
+#: parent's resident pages). This process grows (moto holds every uploaded object, then
+#: frees it), so its peak showed up as the child's: /bin/true "peaked" at 1 GiB. The
+#: launcher is a bare interpreter (about 10 MiB), below any client measured here.
+LAUNCHER = """\
+import os, sys, time
+fd, command = int(sys.argv[1]), sys.argv[2:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.close(fd)
+        os.execvp(command[0], command)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+wall = time.perf_counter() - started
+os.write(fd, f"{wall} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}".encode())
+"""
+
+
 def measure(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
+    """Wall seconds and peak RSS (MiB) of one child process, run by LAUNCHER."""
     os.sync()
-    started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=cwd)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise SystemExit(f"{command[0]} failed with exit code {process.returncode}")
-    return wall, usage.ru_maxrss / 1024
+    read, write = os.pipe()
+    try:
+        launcher = [sys.executable, "-I", "-S", "-c", LAUNCHER, str(write), *command]
+        subprocess.run(launcher, env=env, cwd=cwd, pass_fds=(write,), check=True)
+        os.close(write)
+        write = -1
+        with os.fdopen(read, "rb") as result:
+            read = -1
+            wall_text, maxrss_text, code_text = result.read().decode().split()
+    finally:
+        for fd in (read, write):
+            if fd >= 0:
+                os.close(fd)
+    if int(code_text) != 0:
+        raise SystemExit(f"{command[0]} failed with exit code {code_text}")
+    return float(wall_text), int(maxrss_text) / 1024
 
 
 def s3_column(
