@@ -132,6 +132,15 @@ def apply(
                     err=True,
                 )
         return
+    if any(item.carried is not None for item in batch.items) and not quiet:
+        with contextlib.suppress(OSError):
+            click.echo(
+                printable(
+                    f"Resuming {batch.record_path}: an earlier apply at this commit, with "
+                    "this lock, API and output root; what it exported is not exported again"
+                ),
+                err=True,
+            )
     for item, selected in zip(batch.items, plan.run, strict=True):
         if item.dry_run_text is not None:
             head = printable(f"# {selected.spec}: {selected.status} since {plan.base}")

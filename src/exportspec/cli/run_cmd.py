@@ -246,7 +246,8 @@ def _run_batch(
     "--output",
     type=OUTPUT_FILE,
     callback=require_file_name,
-    help="Export file (`-` for stdout) [default: the record's output path].",
+    help="Export file or object-store URL (`-` for stdout) [default: beside RECORD, under "
+    "the recorded file name].",
 )
 @click.option(
     "--use-record-url",

@@ -120,7 +120,15 @@ def format_table(batch: Batch) -> str:
     for item in batch.items:
         result = item.result
         if item.carried is not None:
-            rows.append((printable(str(item.spec)), "succeeded (before)", "-", "-"))
+            before, took = item.carried.get("rows"), item.carried.get("seconds")
+            rows.append(
+                (
+                    printable(str(item.spec)),
+                    "succeeded (before)",
+                    f"{before:,}" if isinstance(before, int) else "-",
+                    f"{took:.1f}" if isinstance(took, int | float) else "-",
+                )
+            )
             continue
         rows.append(
             (
