@@ -312,3 +312,21 @@ def test_apply_sends_what_the_lock_holds_not_what_an_earlier_record_stored(
     assert "filter" not in sent  # the locked body, not the edited one
     assert (repo / "specs" / "b.yaml").read_text() == SPEC.format(name="b")
     assert (repo / "exports" / "a.csv").is_file()
+
+
+def test_an_invalid_lock_at_the_base_and_a_folder_as_base_are_configuration_errors(
+    repo: Path, run_cli: RunCli, server: ScriptServer
+) -> None:
+    (repo / "exportspec.lock").write_text('{"lock_version": 2}')
+    commit(repo, "a broken lock")
+    (repo / "exportspec.lock").unlink()
+    lock(run_cli)
+    commit(repo, "fixed")
+    code, _, err = apply(run_cli, server, "--since", "HEAD~1")
+    assert code == ExitCode.CONFIG
+    assert "HEAD~1:exportspec.lock:1:1: error: missing required key" in err
+    assert "the lock at --since HEAD~1 is invalid" in err
+    code, _, err = apply(run_cli, server, "--since", "specs")
+    assert code == ExitCode.CONFIG
+    assert "--since specs: a folder" in err
+    assert server.count == 0

@@ -16,7 +16,7 @@ from pathlib import Path
 from exportspec.errors import ConfigError, SpecInvalidError
 from exportspec.gitops import git
 from exportspec.gitops.inputs import project_spec_files, spec_paths
-from exportspec.gitops.lock import load_lock, read_lock
+from exportspec.gitops.lock import LockFileError, load_lock, read_lock
 from exportspec.gitops.locked import LockedRunRefused
 from exportspec.gitops.models import Lock, LockEntry, Status
 from exportspec.gitops.project import Project
@@ -51,6 +51,8 @@ def base_lock(since: str, project: Project) -> tuple[Lock, str]:
     as_file = Path(since)
     if as_file.is_file():
         return load_lock(as_file), str(as_file)
+    if as_file.is_dir():
+        raise ConfigError(f"--since {since}: a folder; give a lock file or a git revision")
     current = project.root / project.lockfile
     root = git.repository_root(project.root)
     if root is None:
@@ -78,7 +80,12 @@ def base_lock(since: str, project: Project) -> tuple[Lock, str]:
     raw = git.file_at(root, commit, inside)
     if raw is None:  # the lock did not exist yet: every spec is added
         return Lock(Path(f"{since}:{inside}"), exists=False), shown
-    return load_lock(Path(f"{since}:{inside}"), raw), shown
+    try:
+        return load_lock(Path(f"{since}:{inside}"), raw), shown
+    except LockFileError as exc:
+        raise LockFileError.about(
+            exc, f"the lock at --since {since} is invalid: compare with another revision"
+        ) from None
 
 
 def compare_locks(base: Lock, current: Lock) -> list[tuple[LockEntry, Status]]:

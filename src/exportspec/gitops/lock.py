@@ -43,9 +43,15 @@ class LockFileError(ConfigError):
     """The lock file is unreadable or not what `exportspec lock` writes; holds located
     diagnostics (exit 3)."""
 
-    def __init__(self, path: Path, diagnostics: Sequence[Diagnostic]) -> None:
-        super().__init__(f"{path} is invalid; {_FIX}")
+    def __init__(self, path: Path, diagnostics: Sequence[Diagnostic], message: str = "") -> None:
+        super().__init__(message or f"{path} is invalid; {_FIX}")
         self.diagnostics = tuple(diagnostics)
+        self.path = path
+
+    @classmethod
+    def about(cls, error: LockFileError, message: str) -> LockFileError:
+        """The same problems, another message (a lock that cannot be fixed in place)."""
+        return cls(error.path, error.diagnostics, message)
 
 
 def schema_sha256() -> str:
