@@ -1,6 +1,7 @@
 """A batch from start to record: what `run SPEC...`, `run --resume`, `apply` and the Python
-API share. Prepare every spec (a resumed record's stored bodies are sent as they are), run
-them under one gate, and write the batch record, with the git commit and the lock used."""
+API share. Prepare every spec (`run --resume` sends a record's stored bodies as they are;
+`apply` compiles and checks against the lock again), run them under one gate, and write
+the batch record, with the git commit, the lock and the target used."""
 
 from __future__ import annotations
 
