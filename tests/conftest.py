@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -58,3 +60,24 @@ def run_cli() -> RunCli:
         return CliResult(result.exit_code, result.stdout, result.stderr, result.stdout_bytes)
 
     return run
+
+
+# --- git repositories made in a test ----------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    """`git -C REPO ARGS...` with a committer set; its stdout, stripped."""
+    done = subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def commit(repo: Path, message: str) -> str:
+    """Commit everything in `repo`; the new commit's hash."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--allow-empty", "-m", message)
+    return git(repo, "rev-parse", "HEAD")

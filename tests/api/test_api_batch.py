@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from exportspec import api
 from exportspec.sandbox import running_sandbox
 from tests.api.conftest import example
-from tests.conftest import RunCli
+from tests.conftest import RunCli, commit, git
 
 NOW = "2026-01-31T00:00:00Z"
 EXAMPLES = ("all-customers.yaml", "vip-segment.yaml")
@@ -96,23 +95,15 @@ def test_run_specs_works_off_the_main_thread(tmp_path: Path) -> None:
 
 
 def test_apply_runs_what_changed_since_a_revision(tmp_path: Path, run_cli: RunCli) -> None:
-    def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
-            check=True,
-            capture_output=True,
-        )
-
-    git("init", "-q")
+    git(tmp_path, "init", "-q")
     Path("exportspec.toml").write_text("")
     _specs(tmp_path)
     assert run_cli(["lock"]).exit_code == 0
-    git("add", "-A")
-    git("commit", "-q", "-m", "one")
+    commit(tmp_path, "one")
     spec = tmp_path / "specs" / "all-customers.yaml"
     spec.write_text(spec.read_text().replace("name: all-customers", "name: everyone"))
     assert run_cli(["lock"]).exit_code == 0
-    git("commit", "-q", "-am", "two")
+    commit(tmp_path, "two")
 
     result = api.apply(since="HEAD~1", sandbox=True)
     assert [(o.path.name, o.status) for o in result.specs] == [("all-customers.yaml", "succeeded")]

@@ -6,36 +6,19 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from exportspec.errors import ExitCode
 from exportspec.schemas import validator
-from tests.conftest import RunCli
+from tests.conftest import RunCli, commit, git
 from tests.executor.conftest import Reply, ScriptServer, assert_no_secret, leftovers
 
 NOW_DATA = Path(__file__).parents[1] / "gitops" / "data" / "now"
 LOCKED_AT = "2026-05-01T08:00:00Z"
 
 SPEC = (Path(__file__).parent / "data" / "named.yaml.template").read_text()
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def commit(repo: Path, message: str) -> str:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "--allow-empty", "-m", message)
-    return git(repo, "rev-parse", "HEAD")
 
 
 def lock(run_cli: RunCli, *args: str) -> None:
