@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from exportspec.run.destinations import scrub_store_secrets
+from exportspec.errors import ConfigError
+from exportspec.run.destinations import check_storage_options, scrub_store_secrets
 from tests.conftest import RunCli, default_sigint
 from tests.executor.conftest import (
     SECRET,
@@ -273,6 +274,12 @@ def test_credentials_in_storage_options_are_refused(
     assert code == 3, stderr
     assert "credentials never go in exportspec.toml" in stderr
     assert server.count == 0
+
+
+def test_an_anonymous_token_is_the_one_token_storage_options_take() -> None:
+    check_storage_options({"token": "anon", "endpoint_url": "http://127.0.0.1:1"}, "toml")
+    with pytest.raises(ConfigError, match="sets token"):
+        check_storage_options({"token": "/path/to/key.json"}, "toml")
 
 
 def test_store_secrets_are_scrubbed_from_messages(tmp_path: Path) -> None:
