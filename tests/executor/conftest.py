@@ -18,7 +18,6 @@ import struct
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +25,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+import yaml
+
+from tests.executor.stores import (
+    AzureStore,
+    GcsStore,
+    S3Store,
+    Store,
+    azurite,
+    azurite_command,
+    cache_folder,
+    gcs_emulator,
+    store_env,
+)
 
 DATA = Path(__file__).parent / "data"
 KEY_ID = "key-id-7f3a"
@@ -247,46 +259,10 @@ def python_cmd(*args: str) -> Sequence[str]:
     return [sys.executable, "-m", "exportspec", *args]
 
 
-# --- a local S3-compatible store (moto's server) ------------------------------------------
+# --- local object stores (tests/executor/stores.py) --------------------------------------
 
-#: The store's dummy secret: like ours, it must never appear in any output.
-STORE_SECRET = "store-Secret-0123456789-never-print"
-
-
-@dataclass
-class Store:
-    """moto's S3 server on 127.0.0.1, and a boto3 client to look at what a run left."""
-
-    endpoint: str
-    client: Any
-
-    def bucket(self) -> str:
-        """A new, empty bucket of this test's own."""
-        name = f"b-{uuid.uuid4().hex[:20]}"
-        self.client.create_bucket(Bucket=name)
-        return name
-
-    def keys(self, bucket: str) -> list[str]:
-        listed = self.client.list_objects_v2(Bucket=bucket).get("Contents", [])
-        return sorted(item["Key"] for item in listed)
-
-    def get(self, bucket: str, key: str) -> bytes:
-        data: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        return data
-
-    def uploads(self, bucket: str) -> list[str]:
-        """Multipart uploads in progress (neither completed nor aborted)."""
-        found = self.client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
-        return [item["Key"] for item in found]
-
-
-def store_env(endpoint: str) -> dict[str, str]:
-    return {
-        "AWS_ACCESS_KEY_ID": "store-key-id",
-        "AWS_SECRET_ACCESS_KEY": STORE_SECRET,
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,
-    }
+#: The stores the shared destination tests run against, and what each promises.
+STORES: list[dict[str, Any]] = yaml.safe_load((DATA / "stores.yaml").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -301,14 +277,51 @@ def _moto_server() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture
-def store(_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Store:
-    """The store's credentials and endpoint in the environment (`AWS_ENDPOINT_URL`), small
-    upload parts (5 MiB, S3's least) so a small export still has several."""
+@pytest.fixture(scope="session")
+def _gcs_emulator() -> Iterator[GcsStore]:
+    with gcs_emulator() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def _azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureStore]:
+    if not (shutil.which("npm") and shutil.which("node")):
+        pytest.skip("Azurite comes from npm: node and npm are not installed")
+    command = azurite_command(cache_folder())
+    with azurite(command, tmp_path_factory.mktemp("azurite")) as found:
+        yield found
+
+
+def _s3_store(endpoint: str) -> S3Store:
     import boto3
 
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    return S3Store(endpoint, client)
+
+
+@pytest.fixture
+def s3(_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> S3Store:
+    """The S3 store's credentials and endpoint in the environment (`AWS_ENDPOINT_URL`), small
+    upload parts (5 MiB, S3's least) so a small export still has several."""
     for name, value in store_env(_moto_server).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("EXPORTSPEC_PART_SIZE", str(5 * 2**20))
-    client = boto3.client("s3", endpoint_url=_moto_server, region_name="us-east-1")
-    return Store(_moto_server, client)
+    return _s3_store(_moto_server)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(case, id=case["id"], marks=[pytest.mark.network] if case["network"] else [])
+        for case in STORES
+    ]
+)
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Store:
+    """Each store in turn (data/stores.yaml), pointed at by the environment, 5 MiB parts."""
+    case = request.param
+    if case["id"] == "s3":
+        return request.getfixturevalue("s3")  # type: ignore[no-any-return]
+    found: Store = request.getfixturevalue(case["fixture"])
+    for name, value in found.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("EXPORTSPEC_PART_SIZE", str(5 * 2**20))
+    return found

@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeAlias
 
 from exportspec.errors import ConfigError
+from exportspec.run import backends
 
 #: URL scheme -> the extra that brings its backend.
 SCHEMES: Mapping[str, str] = {
@@ -149,7 +150,11 @@ def location(text: str, source: str = "the destination") -> Location:
 
 def check_storage_options(options: Mapping[str, object], source: str) -> None:
     """Refuse credentials in `storage_options`: they come from the store's standard chain."""
-    found = sorted(key for key in options if key.lower() in _CREDENTIAL_KEYS)
+    found = sorted(
+        key
+        for key, value in options.items()
+        if key.lower() in _CREDENTIAL_KEYS and (key, value) != ("token", "anon")  # gcsfs: none
+    )
     if found:
         raise ConfigError(
             f"{source} sets {', '.join(found)}: credentials never go in exportspec.toml; the "
@@ -190,7 +195,6 @@ def _filesystem(url: ObjectUrl, options: Mapping[str, object]) -> Any:
     backend = BACKENDS[url.extra]
     try:
         importlib.import_module(backend)  # its absence named here, not deep in fsspec
-        import fsspec
     except ImportError:
         raise ConfigError(
             f"writing to {url.scheme}:// needs {backend}: pip install 'exportspec[{url.extra}]'"
@@ -199,7 +203,7 @@ def _filesystem(url: ObjectUrl, options: Mapping[str, object]) -> Any:
     key = json.dumps([url.scheme, dict(options), store], sort_keys=True, default=repr)
     with _MAKING, store_errors(url, "reach"):
         if key not in _MADE:
-            _MADE[key] = fsspec.filesystem(url.scheme, skip_instance_cache=True, **options)
+            _MADE[key] = backends.make_filesystem(url.extra, url.scheme, options, os.environ)
         return _MADE[key]
 
 
@@ -303,13 +307,9 @@ class ObjectSink:
         with store_errors(self.url, "write"):
             file = self._fs.open(self.url.path, "wb", block_size=self._part_size, autocommit=False)
             try:
-                # Begin the upload now (fsspec would at the first full part): the check that
-                # the destination takes writes is the upload itself, not a probe object.
-                if getattr(file, "offset", 0) is None and hasattr(file, "_initiate_upload"):
-                    file.offset = 0
-                    file._initiate_upload()
+                backends.begin_upload(file)
             except BaseException:
-                _quietly_discard(file)
+                backends.discard_upload(file)
                 raise
         self.size = 0
         return file
@@ -334,25 +334,15 @@ class ObjectSink:
                     raise ConfigError(
                         f"cannot write {self.url}: {written} bytes in the upload, {self.size} sent"
                     )
-                file.close()  # the last part; with autocommit=False nothing appears yet
+                # The last part; with autocommit=False nothing appears yet (adlfs, which
+                # has no separate commit, commits the block list here, after the check).
+                file.close()
                 file.commit()
         except BaseException:
             self.discard()
             raise
         self._file = None
-        self.version_id = self._version()
-
-    def _version(self) -> str | None:
-        """The committed object's version id (S3, versioned buckets) or generation (GCS)."""
-        try:
-            info = self._fs.info(self.url.path)
-        except Exception:  # the object is complete; its version is a nicety
-            return None
-        for key in ("VersionId", "generation", "version_id"):
-            value = info.get(key)
-            if value not in (None, "", "null"):
-                return str(value)
-        return None
+        self.version_id = backends.committed_version(file, self._fs, self.url.path)
 
     def close(self) -> None:
         if self._file is not None:
@@ -361,16 +351,7 @@ class ObjectSink:
     def discard(self) -> None:
         file, self._file = self._file, None
         if file is not None:
-            _quietly_discard(file)
-
-
-def _quietly_discard(file: Any) -> None:
-    """Abort an upload; a failure to abort leaves what the store's lifecycle rule removes
-    (docs/destinations.md), and must not hide the failure that led here."""
-    with contextlib.suppress(Exception):
-        file.discard()
-    with contextlib.suppress(Exception):
-        file.closed = True  # discarded: fsspec's close must not upload what is left
+            backends.discard_upload(file)
 
 
 def write_object(url: ObjectUrl, data: bytes, options: Mapping[str, object]) -> str | None:
