@@ -20,7 +20,7 @@ import pytest
 
 from exportspec.errors import ConfigError
 from exportspec.run.destinations import check_storage_options, scrub_store_secrets
-from tests.conftest import RunCli, default_sigint
+from tests.conftest import RunCli, commit, default_sigint, git
 from tests.executor.conftest import (
     SECRET,
     STORES,
@@ -302,25 +302,16 @@ def test_apply_again_at_the_same_commit_finds_its_record_in_the_store(
     store = s3
     bucket = store.bucket()
 
-    def git(*args: str) -> None:
-        subprocess.run(
-            ["git", "-c", "user.email=t@example.com", "-c", "user.name=t", *args],
-            check=True,
-            capture_output=True,
-        )
-
-    git("init", "-q")
+    git(tmp_path, "init", "-q")
     (tmp_path / "exportspec.toml").write_text("")
-    git("add", "-A")
-    git("commit", "-q", "-m", "empty")
+    commit(tmp_path, "empty")
     (tmp_path / "specs").mkdir()
     for name in ("a", "b"):
         copy_spec("csv.yaml", tmp_path / "specs").rename(tmp_path / "specs" / f"{name}.yaml")
         spec = tmp_path / "specs" / f"{name}.yaml"
         spec.write_text(spec.read_text().replace("name: contacts", f"name: {name}"))
     assert run_cli(["lock"]).exit_code == 0
-    git("add", "-A")
-    git("commit", "-q", "-m", "specs")
+    commit(tmp_path, "specs")
     refused = Reply(status=400, body=b'{"success": false, "errors": ["no"]}')
     server.script(Reply(body=SMALL), refused)
     root = f"s3://{bucket}/ci"
