@@ -292,6 +292,9 @@ def test_store_secrets_are_scrubbed_from_messages(tmp_path: Path) -> None:
     }
     text = f"a {STORE_SECRET} b AccountKey=abcdefgh12345678 c from-the-file-0123456789 {SECRET}"
     assert scrub_store_secrets(text, environ) == f"a *** b *** c *** {SECRET}"
+    # The key alone, as an SDK may quote it, is masked too.
+    environ["AZURE_STORAGE_CONNECTION_STRING"] = "AccountName=dev;AccountKey=abcdefgh12345678;"
+    assert scrub_store_secrets("key abcdefgh12345678 refused", environ) == "key *** refused"
 
 
 def test_apply_again_at_the_same_commit_finds_its_record_in_the_store(

@@ -253,10 +253,15 @@ _FILE_SECRET = re.compile(
 )
 
 
+_CONNECTION_KEY = re.compile(r"(?:AccountKey|SharedAccessSignature)=([^;]+)", re.IGNORECASE)
+
+
 def store_secrets(environ: Mapping[str, str] | None = None) -> list[str]:
     """The store credentials in the environment and its credential files, longest first."""
     env = os.environ if environ is None else environ
     found = [env[name] for name in SECRET_VARIABLES if env.get(name)]
+    # A connection string's key may be quoted alone (an SDK's error names the account key).
+    found += _CONNECTION_KEY.findall(env.get("AZURE_STORAGE_CONNECTION_STRING") or "")
     files = [env.get(name) for name in CREDENTIAL_FILES]
     files.append(str(Path.home() / ".aws" / "credentials"))
     for name in files:
