@@ -504,3 +504,15 @@ def test_a_batch_record_named_resume_json_resumes(
     code, stderr = run(run_cli, server, "--resume", "r/resume.json")
     assert code == 0, stderr
     assert server.count == 3
+
+
+def test_missing_credentials_end_the_batch_once_before_anything_is_sent(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_specs(tmp_path / "specs", 3)
+    monkeypatch.delenv("EXPORTSPEC_API_SECRET")
+    code, stderr = run(run_cli, server, "specs")
+    assert code == ExitCode.CONFIG
+    assert stderr.count("EXPORTSPEC_API_SECRET") >= 1 and "spec(s):" not in stderr
+    assert batch_records(tmp_path) == []
+    assert server.count == 0

@@ -112,17 +112,18 @@ def _check_under_root(output: Location, root: str, record: Location, spec: str) 
 
 def batch_target(settings: BatchSettings, project: Project) -> BatchTarget:
     """Where the batch sends and writes, resolved once before anything is sent: a setting
-    that can never work (a bad base URL, one with credentials in it) ends the batch here
-    (ConfigError), before a record holds it."""
+    that can never work (a bad base URL, one with credentials in it, no project token or
+    API key) ends the batch here (ConfigError), before a record holds it."""
     selected = project.environment(settings.environment)
     root = resolve_output_root(project, settings.environment, settings.output_root)
     base_url = token = None
     if not settings.sandbox:
+        # Without a token or credentials no spec could be sent: one error, not one per spec.
         resolved = resolve_settings(
             settings.flags,
             project_defaults=project_defaults(project, settings.environment),
-            require_token=False,
-            require_credentials=False,
+            require_token=not settings.dry_run,
+            require_credentials=not settings.dry_run,
         )
         base_url, token = resolved.base_url, resolved.project_token
     return BatchTarget(
