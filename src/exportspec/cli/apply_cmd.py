@@ -106,10 +106,16 @@ def apply(
     def announce(plan: ApplyPlan) -> None:
         if quiet:
             return
+        unchanged = sum(selected.status == "unchanged" for selected in plan.rest)
         with contextlib.suppress(OSError):
             for selected in (*plan.run, *plan.rest):
+                if selected.status == "unchanged":
+                    continue  # counted below: a project of hundreds is not listed
                 verb = "runs" if selected in plan.run else "does not run"
                 line = f"{selected.spec}: {selected.status} since {plan.base}: {verb}"
+                click.echo(printable(line), err=True)
+            if unchanged:
+                line = f"{unchanged} spec(s) unchanged since {plan.base}: not run"
                 click.echo(printable(line), err=True)
 
     shown = None if dry_run else display(quiet)
