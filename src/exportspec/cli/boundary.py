@@ -152,6 +152,8 @@ def _scrubbed(message: str) -> str:
 
 
 def _traceback(show: bool) -> None:
+    """The traceback (--traceback), with the store's credentials masked as in messages (a
+    frame's line may quote one)."""
     if show:
         with contextlib.suppress(OSError, ValueError):
-            traceback.print_exc(file=sys.stderr)
+            sys.stderr.write(_scrubbed(traceback.format_exc()))
