@@ -7,6 +7,8 @@ import collections
 import csv
 import io
 import json
+import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,17 @@ from typing import Any
 import pytest
 
 from exportspec.sandbox import Sandbox, running_sandbox
-from tests.conftest import RunCli
-from tests.executor.conftest import DATA, KEY_ID, SECRET, leftovers
+from tests.conftest import RunCli, default_sigint
+from tests.executor.conftest import (
+    DATA,
+    KEY_ID,
+    SECRET,
+    Reply,
+    ScriptServer,
+    leftovers,
+    python_cmd,
+    subprocess_env,
+)
 
 SPLIT = DATA / "split"
 FORMATS = ("csv", "table_json", "native_json")
@@ -156,3 +167,30 @@ def test_the_python_api_compiles_and_runs_a_split_spec(tmp_path: Path) -> None:
     result = api.run_spec(spec, sandbox=True, output=tmp_path / "all.csv")
     assert result.rows == 1000  # the in-process sandbox's default customer base
     assert (tmp_path / "all.csv").is_file()
+
+
+def test_ctrl_c_mid_split_keeps_the_finished_parts_and_no_temporary_file(
+    server: ScriptServer, tmp_path: Path
+) -> None:
+    spec = tmp_path / "split.yaml"
+    spec.write_text((Path(__file__).parents[2] / "specs" / "spend-tiers-split.yaml").read_text())
+    body = b"id,email\n1,a@example.com\n"
+    server.script(Reply(body=body), Reply(body=body * 1000, mode="stall", cut=30))
+    process = subprocess.Popen(
+        python_cmd("run", str(spec), "--jobs", "1", "-o", "all.csv",
+                   "--base-url", server.base_url, "--project-token", "t"),
+        cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=default_sigint,  # noqa: PLW1509 - it only calls signal.signal
+    )  # fmt: skip
+    try:
+        assert server.stalled.wait(60), "the second part never arrived"  # guards a hang only
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr.decode()
+    assert b"Traceback" not in stderr
+    assert not (tmp_path / "all.csv").exists()
+    assert leftovers(tmp_path) == []
+    state = json.loads((tmp_path / ".all.csv.parts" / "resume.json").read_text())
+    assert [part["segment"] for part in state["parts"]] == [0]  # kept for --resume
