@@ -194,3 +194,18 @@ def test_ctrl_c_mid_split_keeps_the_finished_parts_and_no_temporary_file(
     assert leftovers(tmp_path) == []
     state = json.loads((tmp_path / ".all.csv.parts" / "resume.json").read_text())
     assert [part["segment"] for part in state["parts"]] == [0]  # kept for --resume
+
+
+def test_parts_whose_headers_differ_are_refused_and_leave_no_output(
+    run_cli: RunCli, server: ScriptServer, tmp_path: Path
+) -> None:
+    spec = tmp_path / "split.yaml"
+    spec.write_text((Path(__file__).parents[2] / "specs" / "spend-tiers-split.yaml").read_text())
+    same, other = b"id,email\n1,a@example.com\n", b"id,mail\n2,b@example.com\n"
+    server.script(Reply(body=same), Reply(body=other), Reply(body=same))
+    connection = ("--base-url", server.base_url, "--project-token", "t")
+    result = run_cli(["run", str(spec), "--jobs", "1", "-o", "all.csv", *connection])
+    assert result.exit_code == 4, result.stderr
+    assert "email" in result.stderr and "mail" in result.stderr
+    assert not (tmp_path / "all.csv").exists()
+    assert leftovers(tmp_path) == []
