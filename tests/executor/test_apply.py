@@ -313,3 +313,20 @@ def test_an_invalid_lock_at_the_base_and_a_folder_as_base_are_configuration_erro
     assert code == ExitCode.CONFIG
     assert "--since specs: a folder" in err
     assert server.count == 0
+
+
+def test_a_format_1_base_compares_bodies_only(
+    repo: Path, run_cli: RunCli, server: ScriptServer
+) -> None:
+    """Upgrading the lock (format 1 at BASE, 2 now) does not export every spec again."""
+    old = json.loads((repo / "exportspec.lock").read_text())
+    old["lock_version"] = 1
+    for entry in old["specs"].values():
+        del entry["output_path"], entry["now_paths"]
+    (repo / "base.lock").write_text(json.dumps(old))
+    change(repo / "specs" / "b.yaml")
+    lock(run_cli)
+    code, _, err = apply(run_cli, server, "--since", "base.lock")
+    assert code == 0, err
+    assert server.count == 1
+    assert "3 spec(s) unchanged since base.lock" in err

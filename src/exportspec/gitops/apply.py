@@ -102,7 +102,7 @@ def compare_locks(base: Lock, current: Lock) -> list[tuple[LockEntry, Status]]:
             if old is not None:
                 del gone[old.name]
             status = "added" if old is None else "renamed"
-        elif _sent(old) != _sent(entry):
+        elif _sent(old, entry) != _sent(entry, old):
             status = "changed"
         else:
             status = "moved" if old.path != entry.path else "unchanged"
@@ -110,9 +110,13 @@ def compare_locks(base: Lock, current: Lock) -> list[tuple[LockEntry, Status]]:
     return compared
 
 
-def _sent(entry: LockEntry) -> tuple[object, ...]:
-    """What a lock entry says is sent and where it lands: a change to any of it runs."""
+def _sent(entry: LockEntry, other: LockEntry) -> tuple[object, ...]:
+    """What a lock entry says is sent and where it lands: a change to any of it runs. Beside
+    a format 1 entry (`other`, which records no output path and no `now` paths), only the
+    bodies compare: upgrading the lock alone must not export every spec again."""
     parts = tuple(part.body_sha256 for part in entry.parts)
+    if other.needs_relock or entry.needs_relock:
+        return (entry.body_sha256, entry.segments, parts)
     return (entry.body_sha256, entry.output_path, entry.now_paths, entry.segments, parts)
 
 
