@@ -177,7 +177,7 @@ def test_ctrl_c_mid_split_keeps_the_finished_parts_and_no_temporary_file(
     body = b"id,email\n1,a@example.com\n"
     server.script(Reply(body=body), Reply(body=body * 1000, mode="stall", cut=30))
     process = subprocess.Popen(
-        python_cmd("run", str(spec), "--jobs", "1", "-o", "all.csv",
+        python_cmd("run", str(spec), "--jobs", "1", "-o", "all.csv", "--timeout", "0.5",
                    "--base-url", server.base_url, "--project-token", "t"),
         cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=default_sigint,  # noqa: PLW1509 - it only calls signal.signal

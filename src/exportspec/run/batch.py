@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,14 +27,12 @@ from exportspec.run.runner import RunOptions
 from exportspec.run.runner import run as run_export
 from exportspec.run.settings import ConnectionFlags
 from exportspec.run.spec_run import prepare_run
+from exportspec.run.workers import run_on_threads
 from exportspec.spec.models import Diagnostic
 from exportspec.spec.variables import RenderInputs
 
 #: Most severe first: the batch exits with the first of these any spec had.
 SEVERITY = (130, 143, 131, 129, 5, 4, 3, 1, 0)
-
-#: Seconds a stopping batch waits for its exports to remove their temporary files.
-STOP_GRACE = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,55 +290,28 @@ def run_batch(
         for item in batch.items
         if item.options is not None and item.status != "failed" and item.carried is None
     ]
-    lock = threading.Lock()
-    queue = list(reversed(pending))
-    stop = threading.Event()
     if display is not None:
         for item in batch.items:
             if item.status == "failed" or item.carried is not None:
                 display.finished(item)
 
-    # Workers count themselves out on `finished`: Thread.join interrupted by Ctrl-C can
-    # mark a running thread as stopped (Python 3.11), so the main thread never joins.
-    finished = threading.Condition()
-    running = 0
+    def work(item: BatchItem) -> None:
+        _run_one(item, gate, display)
+        if display is not None:
+            display.finished(item)
 
-    def work() -> None:
-        nonlocal running
-        try:
-            while not stop.is_set():
-                with lock:
-                    if not queue:
-                        return
-                    item = queue.pop()
-                _run_one(item, gate, display)
-                if display is not None:
-                    display.finished(item)
-                if fail_fast and item.status == "failed":
-                    stop.set()
-        finally:
-            with finished:
-                running -= 1
-                finished.notify_all()
-
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(max(1, jobs))]
     try:
-        for thread in threads:
-            with finished:
-                running += 1
-            thread.start()
-        with finished:
-            while running:
-                finished.wait(0.5)
+        run_on_threads(
+            pending,
+            jobs,
+            work,
+            on_stop=gate.stop,
+            stop_after=lambda item: fail_fast and item.status == "failed",
+        )
     except BaseException as exc:
-        stop.set()
-        gate.stop()
         if isinstance(exc, KeyboardInterrupt):
             signum = getattr(exc, "signum", None)  # cli.boundary.Stopped: SIGTERM and others
             batch.stopped_by = 128 + signum if isinstance(signum, int) else 130
-        # Downloads stop between chunks and remove their temporary files; give them a moment.
-        with finished:
-            finished.wait_for(lambda: running == 0, STOP_GRACE)
         raise
     finally:
         batch.finished_at = dt.datetime.now(dt.UTC)

@@ -1,8 +1,8 @@
 """Run a split export: one request per segment, then one assembled output.
 
-The parts are sent on up to `jobs` threads under one `Gate` (a batch's, else our own), each
-with the usual retries, into files in a hidden resume folder beside the output,
-`.NAME.parts/`. Only when every part succeeded are they assembled into the output (through
+The parts are sent on up to `jobs` threads (`run.workers`) under one `Gate` (a batch's,
+else our own), each with the usual retries, into files in a hidden resume folder beside the
+output, `.NAME.parts/`. Only when every part succeeded are they assembled into the output (through
 its sink: atomically, or not at all) and the folder removed. When a part fails, the
 whole run fails and no output appears; the parts that succeeded stay in the folder, listed
 in its `resume.json`, so `run --resume FOLDER/resume.json` (or a resumed batch) re-sends only
@@ -21,7 +21,6 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -29,10 +28,11 @@ from exportspec.errors import ExportspecError, SpecInvalidError
 from exportspec.run.assemble import assemble
 from exportspec.run.destinations import Location
 from exportspec.run.display import Progress
-from exportspec.run.gate import Gate
+from exportspec.run.gate import Gate, Stopping
 from exportspec.run.models import ExportRequest, PartRequest, PartResult, RunResult
 from exportspec.run.output import is_special_file, write_file
 from exportspec.run.settings import Settings
+from exportspec.run.workers import run_on_threads
 
 PARTS_SUFFIX = ".parts"
 STATE_NAME = "resume.json"
@@ -94,24 +94,30 @@ def export_split(
 
         pending = [part for part in request.parts if part.segment not in done]
         failures: list[tuple[int, ExportspecError]] = []
-        with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(pending)))) as pool:
-            futures: dict[Future[PartResult], PartRequest] = {
-                pool.submit(send, part): part for part in pending
-            }
+        unexpected: list[BaseException] = []
+
+        def work(part: PartRequest) -> None:
             try:
-                for future in as_completed(futures):
-                    part = futures[future]
-                    try:
-                        done[part.segment] = future.result()
-                    except ExportspecError as exc:
-                        failures.append((part.segment, exc))
-                        progress.note(f"part for segment {part.segment} failed: {exc}")
-                        continue
-                    with lock:
-                        _save_state(folder, request, output, done)
-            except BaseException:
-                shared.stop()  # the parts still running end between chunks
-                raise
+                result = send(part)
+            except ExportspecError as exc:
+                with lock:
+                    failures.append((part.segment, exc))
+                progress.note(f"part for segment {part.segment} failed: {exc}")
+            except Stopping:
+                pass  # the run (or its batch) is stopping: the caller says why
+            except Exception as exc:  # a bug: the part fails, the run reports it
+                with lock:
+                    unexpected.append(exc)
+            else:
+                with lock:
+                    done[part.segment] = result
+                    _save_state(folder, request, output, done)
+
+        run_on_threads(pending, jobs, work, on_stop=shared.stop)
+        if unexpected:
+            raise unexpected[0]
+        if shared.stopped:
+            raise Stopping("the batch is stopping")
         if failures:
             keeps = isinstance(output, Path) and not is_special_file(output)
             kept_in = folder if keeps else None
