@@ -12,14 +12,13 @@ from typing import Any
 import pytest
 
 from exportspec.errors import SpecInvalidError, UsageError
+from exportspec.spec.declarations import SUPPORTED_FORMATS, convert_cli_value
 from exportspec.spec.load import load_bytes
 from exportspec.spec.models import LoadedDocument, Position
 from exportspec.spec.variables import (
-    SUPPORTED_FORMATS,
     RenderInputs,
     VariableLayer,
     check_undeclared,
-    convert_cli_value,
     declared_names,
     load_vars_files,
     parse_now,

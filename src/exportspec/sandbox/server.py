@@ -6,14 +6,13 @@ import base64
 import binascii
 import contextlib
 import hmac
-import json
 import re
 import socket
 import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
@@ -27,6 +26,7 @@ from exportspec.sandbox.export import BodyError, parse_request, render
 from exportspec.sandbox.faults import STATUS_KINDS, Fault, FaultPlan
 from exportspec.sandbox.jsoninput import load_json
 from exportspec.sandbox.model import Project
+from exportspec.sandbox.responses import Response, error, json_body, status_fault
 from exportspec.terminal import guard_line
 
 EXPORT_PATH = re.compile(r"/data/v2/projects/(?P<token>[^/]+)/customers/export")
@@ -43,16 +43,6 @@ class Credentials:
     project_token: str = "sandbox"
     api_key_id: str = "sandbox"
     api_secret: str = "sandbox"
-
-
-@dataclass(slots=True)
-class _Response:
-    status: int
-    chunks: Iterator[bytes]
-    content_type: str = "application/json"
-    headers: tuple[tuple[str, str], ...] = ()
-    #: The body's whole length, for a streamed body (renders it once more to count).
-    measure: Callable[[], int] | None = None
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -165,15 +155,6 @@ def create_server(
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
-def _json_body(status: int, payload: dict[str, Any], *headers: tuple[str, str]) -> _Response:
-    data = json.dumps(payload, ensure_ascii=False).encode()
-    return _Response(status, iter([data]), headers=headers)
-
-
-def _error(status: int, message: str, *headers: tuple[str, str]) -> _Response:
-    return _json_body(status, {"success": False, "error": message}, *headers)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = f"exportspec-sandbox/{__version__}"
@@ -229,27 +210,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(problem, None)
             return
         if match is None:
-            self._send(_error(404, f"Not found: {urlsplit(self.path).path}"), None)
+            self._send(error(404, f"Not found: {urlsplit(self.path).path}"), None)
             return
         if self.command != "POST":
-            self._send(_error(405, "Method not allowed; use POST", ("Allow", "POST")), None)
+            self._send(error(405, "Method not allowed; use POST", ("Allow", "POST")), None)
             return
         self.server.count_request()
         fault = self.server.faults.take()
         if fault is not None:
             self._note = f" fault={fault.kind}"
             if fault.kind in STATUS_KINDS:
-                self._send(_status_fault(fault), None)
+                self._send(status_fault(fault), None)
                 return
         self._send(self._export(unquote(match["token"]), body), fault)
 
-    def _read_body(self) -> tuple[bytes, _Response | None]:
+    def _read_body(self) -> tuple[bytes, Response | None]:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return b"", _error(411, "Send the body with a Content-Length")
+            return b"", error(411, "Send the body with a Content-Length")
         declared = self.headers.get("Content-Length") or "0"
         # Digits only: int() would also take "+5", "1_000" and " 5", and fail on 4300 digits.
         if not re.fullmatch(r"[0-9]{1,20}", declared):
-            return b"", _error(400, "Content-Length is not a number of bytes")
+            return b"", error(400, "Content-Length is not a number of bytes")
         length = int(declared)
         if length > MAX_BODY:
             # Drain a moderately large body so the client reads the 413 instead of a reset.
@@ -259,54 +240,54 @@ class _Handler(BaseHTTPRequestHandler):
                     if not got:
                         break
                     length -= len(got)
-            return b"", _error(413, f"Request body larger than {MAX_BODY} bytes")
+            return b"", error(413, f"Request body larger than {MAX_BODY} bytes")
         return self.rfile.read(length), None
 
-    def _export(self, token: str, raw: bytes) -> _Response:
+    def _export(self, token: str, raw: bytes) -> Response:
         refused = self._check_auth(token)
         if refused is not None:
             return refused
         if self.headers.get_content_type() != "application/json":
-            return _error(415, "Content-Type must be application/json")
+            return error(415, "Content-Type must be application/json")
         try:
             body = load_json(raw)
         except StrictJsonError as exc:
-            return _json_body(400, {"success": False, "errors": [f"Invalid JSON: {exc}"]})
+            return json_body(400, {"success": False, "errors": [f"Invalid JSON: {exc}"]})
         try:
             request = parse_request(body, self.server.project)
         except BodyError as exc:
-            return _json_body(400, {"success": False, "errors": exc.errors})
+            return json_body(400, {"success": False, "errors": exc.errors})
         content_type = "text/csv; charset=utf-8" if request.format == "csv" else "application/json"
         project = self.server.project
-        return _Response(
+        return Response(
             200,
             render(request, project),
             content_type,
             measure=lambda: sum(map(len, render(request, project))),
         )
 
-    def _check_auth(self, token: str) -> _Response | None:
+    def _check_auth(self, token: str) -> Response | None:
         expected = self.server.credentials
         challenge = ("WWW-Authenticate", 'Basic realm="exportspec sandbox"')
         scheme, _, encoded = self.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "basic" or not encoded.strip():
-            return _error(401, "Access key not provided (use HTTP Basic auth)", challenge)
+            return error(401, "Access key not provided (use HTTP Basic auth)", challenge)
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
-            return _error(401, "Malformed Basic credentials", challenge)
+            return error(401, "Malformed Basic credentials", challenge)
         key_id, colon, secret = decoded.partition(":")
         if not colon:
-            return _error(401, "Malformed Basic credentials", challenge)
+            return error(401, "Malformed Basic credentials", challenge)
         if not hmac.compare_digest(key_id.encode(), expected.api_key_id.encode()):
-            return _error(401, "Access key not found", challenge)
+            return error(401, "Access key not found", challenge)
         if not hmac.compare_digest(secret.encode(), expected.api_secret.encode()):
-            return _error(403, "Invalid secret")
+            return error(403, "Invalid secret")
         if token != expected.project_token:
-            return _error(403, f"No permission to access project {token!r}")
+            return error(403, f"No permission to access project {token!r}")
         return None
 
-    def _send(self, response: _Response, fault: Fault | None) -> None:
+    def _send(self, response: Response, fault: Fault | None) -> None:
         """Write the response; a small body gets Content-Length, a big one chunked framing."""
         slow = fault.seconds if fault is not None and fault.kind == "slow" else None
         # One stall per slow fault: before the headers (at=start) or after the first chunk.
@@ -379,7 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.close()
 
 
-def _half_of(response: _Response, first: bytes, *, chunked: bool) -> int:
+def _half_of(response: Response, first: bytes, *, chunked: bool) -> int:
     """Half of the whole body's length, rounded down (a streamed body is measured)."""
     total = len(first) if not chunked or response.measure is None else response.measure()
     return total // 2
@@ -389,18 +370,3 @@ def _prepend(first: bytes, second: bytes, rest: Iterator[bytes]) -> Iterator[byt
     yield first
     yield second
     yield from rest
-
-
-def _status_fault(fault: Fault) -> _Response:
-    headers = () if fault.retry_after is None else (("Retry-After", fault.retry_after),)
-    if fault.kind == "success-false":
-        return _error(200, "Injected failure (sandbox --fail success-false)")
-    messages = {
-        429: "Too many requests",
-        500: "Internal server error",
-        502: "Bad gateway",
-        503: "Service unavailable",
-        504: "Gateway timeout",
-    }
-    text = f"{messages[fault.status]} (injected by sandbox --fail {fault.kind})"
-    return _error(fault.status, text, *headers)

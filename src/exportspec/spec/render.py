@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from exportspec.spec.declarations import declaration_is_valid
 from exportspec.spec.helpers import HELPERS
 from exportspec.spec.models import (
     TEMPLATED_SECTIONS,
@@ -31,7 +32,7 @@ from exportspec.spec.models import (
     TemplateOrigin,
     is_template,
 )
-from exportspec.spec.variables import RenderInputs, declaration_is_valid, resolve_variables
+from exportspec.spec.variables import RenderInputs, resolve_variables
 
 if TYPE_CHECKING:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
